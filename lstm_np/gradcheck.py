@@ -1,0 +1,252 @@
+"""Gradient checking: analytic gradients against central differences.
+
+For a scalar loss L and an array x, the numerical gradient of each entry is
+
+    (L(x + eps e_k) - L(x - eps e_k)) / (2 eps)
+
+and the check reports the relative error
+
+    max |a - n| / max(max(|a| + |n|), tiny)
+
+between the analytic gradient a and the numerical one n. In float64 with
+eps = 1e-5 a correct backward pass gives about 1e-8 or less; a wrong one
+gives something near 1. (eps trades the O(eps^2) truncation error of the
+formula against the O(1e-16 |L| / eps) rounding error of subtracting two
+nearly equal losses; 1e-5 balances them for losses of order 1-10.)
+
+``gradcheck_report`` runs the check on every parameter and input of the
+cell, the layer (with a mask, an initial state and gradients arriving at the
+final state), the embedding, the dense head, the loss and the whole stack;
+``lstm-np gradcheck`` prints its table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .cell import step_backward, step_forward
+from .layer import LSTM
+from .layers import Dense, Embedding, masked_mse
+
+__all__ = [
+    "TOLERANCE",
+    "numerical_gradient",
+    "relative_error",
+    "check_gradients",
+    "gradcheck_report",
+    "format_report",
+]
+
+#: Largest relative error accepted in float64.
+TOLERANCE = 1e-7
+
+
+def numerical_gradient(loss_fn, x, eps=1e-5):
+    """Central-difference gradient of ``loss_fn()`` with respect to array ``x``.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        Takes no arguments and returns a scalar; it must read ``x`` (which is
+        perturbed in place, one entry at a time, and restored exactly).
+    x : ndarray, float64
+    eps : float
+
+    Returns
+    -------
+    ndarray, shape of x
+    """
+    if x.dtype != np.float64:
+        raise TypeError(f"numerical gradients need float64 arrays; got {x.dtype}")
+    grad = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    if not np.shares_memory(flat, x):
+        raise ValueError("x must be contiguous so that it can be perturbed in place")
+    for k in range(flat.size):
+        old = flat[k]
+        flat[k] = old + eps
+        plus = loss_fn()
+        flat[k] = old - eps
+        minus = loss_fn()
+        flat[k] = old
+        gflat[k] = (plus - minus) / (2 * eps)
+    return grad
+
+
+def relative_error(a, n, tiny=1e-30):
+    """max |a - n| / max(max(|a| + |n|), tiny); 0.0 for empty or all-zero arrays."""
+    a, n = np.asarray(a, dtype=np.float64), np.asarray(n, dtype=np.float64)
+    if a.shape != n.shape:
+        raise ValueError(f"shapes differ: analytic {a.shape}, numerical {n.shape}")
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - n)) / max(float(np.max(np.abs(a) + np.abs(n))), tiny))
+
+
+def check_gradients(loss_fn, arrays, analytic, eps=1e-5):
+    """Relative error of each analytic gradient against central differences.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        ``loss_fn()`` -> float, computed from the arrays in ``arrays``.
+    arrays : dict of str to ndarray
+        The arrays to differentiate with respect to (perturbed in place).
+    analytic : dict of str to ndarray
+        The analytic gradients, same names and shapes.
+
+    Returns
+    -------
+    dict of str to float
+    """
+    return {
+        name: relative_error(analytic[name], numerical_gradient(loss_fn, x, eps))
+        for name, x in arrays.items()
+    }
+
+
+# --------------------------------------------------------------------------- cases
+# Each case builds a small float64 problem and returns (loss_fn, arrays, analytic).
+# A random projection R turns outputs into a scalar loss sum(out * R), so that
+# dL/dout = R exercises every entry of the backward pass.
+
+
+def _cell_case(rng, B=3, D=4, H=5):
+    x, h_prev, c_prev = rng.standard_normal((B, D)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    Wx, Wh, b = (0.5 * rng.standard_normal(s) for s in ((D, 4 * H), (H, 4 * H), (4 * H,)))
+    Rh, Rc = rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    arrays = {"x": x, "h_prev": h_prev, "c_prev": c_prev, "Wx": Wx, "Wh": Wh, "b": b}
+
+    def loss():
+        h, c, _ = step_forward(x, h_prev, c_prev, Wx, Wh, b)
+        return np.sum(h * Rh) + np.sum(c * Rc)
+
+    _, _, cache = step_forward(x, h_prev, c_prev, Wx, Wh, b)
+    dx, dh_prev, dc_prev, grads = step_backward(Rh, Rc, cache)
+    return loss, arrays, {"x": dx, "h_prev": dh_prev, "c_prev": dc_prev, **grads}
+
+
+def _layer_case(rng, B=3, T=5, D=3, H=4):
+    lstm = LSTM(D, H, rng=rng)
+    x = rng.standard_normal((B, T, D))
+    h0, c0 = rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    mask = np.ones((B, T))
+    mask[0, 3:] = 0  # a shorter sequence
+    mask[1, 1] = 0   # a hole inside a sequence
+    R, Rh, Rc = rng.standard_normal((B, T, H)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    arrays = {"x": x, "h0": h0, "c0": c0, **lstm.params}
+
+    def loss():
+        out, (h, c), _ = lstm.forward(x, h0, c0, mask)
+        return np.sum(out * R) + np.sum(h * Rh) + np.sum(c * Rc)
+
+    _, _, cache = lstm.forward(x, h0, c0, mask)
+    dx, dh0, dc0 = lstm.backward(R, cache, dh_T=Rh, dc_T=Rc)
+    return loss, arrays, {"x": dx, "h0": dh0, "c0": dc0, **lstm.grads}
+
+
+def _embedding_case(rng, num=6, dim=3):
+    emb = Embedding(num, dim, rng=rng)
+    ids = np.array([[1, 4, 1], [0, 1, 5]])  # id 1 repeats
+    R = rng.standard_normal(ids.shape + (dim,))
+
+    def loss():
+        return np.sum(emb.forward(ids)[0] * R)
+
+    _, cache = emb.forward(ids)
+    emb.backward(R, cache)
+    return loss, dict(emb.params), dict(emb.grads)
+
+
+def _dense_case(rng, B=3, T=4, H=5):
+    head = Dense(H, 1, rng=rng, bias=3.5)
+    h = rng.standard_normal((B, T, H))
+    R = rng.standard_normal((B, T, 1))
+
+    def loss():
+        return np.sum(head.forward(h)[0] * R)
+
+    _, cache = head.forward(h)
+    dh = head.backward(R, cache)
+    return loss, {"h": h, **head.params}, {"h": dh, **head.grads}
+
+
+def _loss_case(rng, B=3, T=4):
+    pred, target = rng.standard_normal((B, T)), rng.standard_normal((B, T))
+    mask = (rng.random((B, T)) < 0.7).astype(float)
+    mask[0, 0] = 1
+
+    def loss():
+        return masked_mse(pred, target, mask)[0]
+
+    return loss, {"pred": pred}, {"pred": masked_mse(pred, target, mask)[1]}
+
+
+def _stack_case(rng, B=3, T=5, num=7, E=3, H=4):
+    """ids -> Embedding -> LSTM (masked) -> Dense -> masked MSE."""
+    emb, lstm, head = Embedding(num, E, rng=rng), LSTM(E, H, rng=rng), Dense(H, 1, rng=rng, bias=3.0)
+    ids = rng.integers(0, num, size=(B, T))
+    target = rng.uniform(1, 5, size=(B, T))
+    mask = np.ones((B, T))
+    mask[2, 2:] = 0
+    layers = {"embedding": emb, "lstm": lstm, "head": head}
+    arrays = {f"{n}.{k}": v for n, layer in layers.items() for k, v in layer.params.items()}
+
+    def forward():
+        e, e_cache = emb.forward(ids)
+        out, _, l_cache = lstm.forward(e, mask=mask)
+        y, h_cache = head.forward(out)
+        loss, dy = masked_mse(y[..., 0], target, mask)
+        return loss, dy, (e_cache, l_cache, h_cache)
+
+    loss, dy, (e_cache, l_cache, h_cache) = forward()
+    dout = head.backward(dy[..., None], h_cache)
+    de, _, _ = lstm.backward(dout, l_cache)
+    emb.backward(de, e_cache)
+    analytic = {f"{n}.{k}": v.copy() for n, layer in layers.items() for k, v in layer.grads.items()}
+    return (lambda: forward()[0]), arrays, analytic
+
+
+CASES = {
+    "cell": _cell_case,
+    "layer": _layer_case,
+    "embedding": _embedding_case,
+    "dense": _dense_case,
+    "loss": _loss_case,
+    "stack": _stack_case,
+}
+
+
+def gradcheck_report(seed=0, tol=TOLERANCE):
+    """Check every parameter and input of every component.
+
+    Returns
+    -------
+    list of dict
+        One row per checked array: ``component``, ``name``, ``shape``,
+        ``error`` (relative error) and ``ok`` (``error <= tol``).
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for component, make in CASES.items():
+        loss_fn, arrays, analytic = make(rng)
+        for name, err in check_gradients(loss_fn, arrays, analytic).items():
+            rows.append(
+                {"component": component, "name": name, "shape": arrays[name].shape, "error": err, "ok": err <= tol}
+            )
+    return rows
+
+
+def format_report(rows, tol=TOLERANCE):
+    """The rows of ``gradcheck_report`` as a plain-text table."""
+    lines = [f"{'component':<10} {'array':<16} {'shape':<12} {'rel. error':>10}  ", "-" * 56]
+    for r in rows:
+        shape = "x".join(map(str, r["shape"])) or "()"
+        lines.append(f"{r['component']:<10} {r['name']:<16} {shape:<12} {r['error']:>10.2e}  {'ok' if r['ok'] else 'FAIL'}")
+    n_bad = sum(not r["ok"] for r in rows)
+    lines.append("-" * 56)
+    lines.append(
+        f"{len(rows)} arrays checked, tolerance {tol:.0e}: "
+        + ("all passed" if n_bad == 0 else f"{n_bad} FAILED")
+    )
+    return "\n".join(lines)

@@ -1,0 +1,472 @@
+"""The LSTM over a whole sequence: forward, backpropagation through time, masks,
+initial state, and weight exchange with PyTorch and Keras.
+
+Shapes: B batch, T time steps, D input features, H hidden units.
+
+Parameters (``LSTM.params``; gradients under the same names in ``LSTM.grads``)::
+
+    Wx : (D, 4H)   input weights        z_t = x_t Wx + h_{t-1} Wh + b
+    Wh : (H, 4H)   recurrent weights
+    b  : (4H,)     bias
+
+with the gates fused along the last axis in the order **i, f, o, g**
+(``lstm_np.cell.GATES``).
+
+How the work is laid out (the same arithmetic as ``cell.step_forward``, in
+fewer, larger matrix products):
+
+* one GEMM computes the input projections ``x_t Wx + b`` of all T steps;
+* each step adds one recurrent GEMM ``h_{t-1} Wh`` and applies the gates;
+* backward walks the steps in reverse collecting ``dz_t`` into one (T, B, 4H)
+  array, then forms ``dWx``, ``dWh``, ``db`` and ``dx`` with one GEMM each
+  over all steps, using the activations stored by the forward pass.
+
+Masks. ``mask[b, t] = 0`` marks a padded step: the state (h, c) passes
+through it unchanged, its output ``hs[b, t]`` is zero, and it receives and
+passes no gradient (its ``dhs`` is ignored; its ``dx`` is zero).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._checks import as_float_array, as_mask
+from .cell import GATES, gates_backward, gates_forward
+
+__all__ = ["LSTM", "LSTMCache", "lstm_forward", "lstm_backward", "init_lstm_params"]
+
+
+class LSTMCache(NamedTuple):
+    """What the forward pass keeps for backward (time-major arrays)."""
+
+    x: np.ndarray        # (T*B, D)    inputs, time-major, flattened
+    act: np.ndarray      # (T, B, 4H)  gate activations i, f, o, g
+    hs: np.ndarray       # (T+1, B, H) carried hidden state; hs[0] = h0
+    cs: np.ndarray       # (T+1, B, H) carried cell state;   cs[0] = c0
+    tanh_c: np.ndarray   # (T, B, H)   tanh of each step's new cell state
+    mask: np.ndarray | None  # (T, B, 1) or None
+    Wx: np.ndarray
+    Wh: np.ndarray
+
+
+def lstm_forward(x, Wx, Wh, b, h0, c0, mask=None):
+    """Run the LSTM over a sequence (no argument checks: see ``LSTM.forward``).
+
+    Parameters
+    ----------
+    x : (B, T, D) ndarray
+    Wx : (D, 4H), Wh : (H, 4H), b : (4H,) ndarray
+    h0, c0 : (B, H) ndarray
+        Initial state.
+    mask : (B, T) ndarray of 0/1 in x's dtype, optional
+
+    Returns
+    -------
+    out : (B, T, H) ndarray
+        Hidden state after each step (zero at padded steps).
+    h_T, c_T : (B, H) ndarray
+        Final state (carried through trailing padded steps).
+    cache : LSTMCache
+    """
+    B, T, D = x.shape
+    H = Wh.shape[0]
+    xt = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * B, D)
+    # One GEMM for the input projections of every step; the per-step loop
+    # then overwrites each slice with that step's gate activations.
+    act = (xt @ Wx + b).reshape(T, B, 4 * H)
+    hs = np.empty((T + 1, B, H), dtype=x.dtype)
+    cs = np.empty((T + 1, B, H), dtype=x.dtype)
+    tanh_c = np.empty((T, B, H), dtype=x.dtype)
+    hs[0], cs[0] = h0, c0
+    m = None if mask is None else np.ascontiguousarray(mask.T)[:, :, None]
+
+    for t in range(T):
+        z = act[t]
+        z += hs[t] @ Wh
+        _, c, tanh_c[t], h = gates_forward(z, cs[t], out=z)
+        if m is None:
+            cs[t + 1], hs[t + 1] = c, h
+        else:  # a padded step carries the previous state through unchanged
+            np.copyto(cs[t + 1], np.where(m[t], c, cs[t]))
+            np.copyto(hs[t + 1], np.where(m[t], h, hs[t]))
+
+    out = hs[1:] if m is None else hs[1:] * m
+    out = np.ascontiguousarray(out.transpose(1, 0, 2))
+    cache = LSTMCache(xt, act, hs, cs, tanh_c, m, Wx, Wh)
+    return out, hs[T].copy(), cs[T].copy(), cache
+
+
+def lstm_backward(dout, cache, dh_T=None, dc_T=None):
+    """Backpropagation through time (no argument checks: see ``LSTM.backward``).
+
+    Parameters
+    ----------
+    dout : (B, T, H) ndarray
+        Gradient of the loss with respect to ``out``.
+    cache : LSTMCache
+        From ``lstm_forward``.
+    dh_T, dc_T : (B, H) ndarray, optional
+        Gradient arriving at the final state (e.g. from a later chunk).
+
+    Returns
+    -------
+    dx : (B, T, D) ndarray
+    dh0, dc0 : (B, H) ndarray
+    grads : dict
+        ``{"Wx": (D, 4H), "Wh": (H, 4H), "b": (4H,)}``.
+    """
+    xt, act, hs, cs, tanh_c, m, Wx, Wh = cache
+    T, B, H4 = act.shape
+    H = H4 // 4
+    D = xt.shape[1]
+    dout_t = dout.transpose(1, 0, 2)  # (T, B, H) view, never written to
+    dz = np.empty_like(act)
+    dh = np.zeros((B, H), dtype=act.dtype) if dh_T is None else dh_T.copy()
+    dc = np.zeros((B, H), dtype=act.dtype) if dc_T is None else dc_T.copy()
+
+    for t in reversed(range(T)):
+        dh_t = dh + dout_t[t]  # from the next step and from this step's output
+        if m is None:
+            _, dc = gates_backward(dh_t, dc, act[t], cs[t], tanh_c[t], out=dz[t])
+            dh = dz[t] @ Wh.T
+        else:
+            # The new state is kept where m = 1; where m = 0 the carried state
+            # is the previous one, so the gradient skips the cell entirely.
+            _, dc_prev = gates_backward(m[t] * dh_t, m[t] * dc, act[t], cs[t], tanh_c[t], out=dz[t])
+            dh = dz[t] @ Wh.T + (1 - m[t]) * dh
+            dc = dc_prev + (1 - m[t]) * dc
+
+    dz_flat = dz.reshape(T * B, H4)
+    grads = {
+        "Wx": xt.T @ dz_flat,
+        "Wh": hs[:-1].reshape(T * B, H).T @ dz_flat,
+        "b": dz_flat.sum(axis=0),
+    }
+    dx = (dz_flat @ Wx.T).reshape(T, B, D).transpose(1, 0, 2)
+    return np.ascontiguousarray(dx), dh, dc, grads
+
+
+def init_lstm_params(input_size, hidden_size, rng, dtype=np.float64, forget_bias=1.0):
+    """Initial parameters: Glorot-uniform Wx, orthogonal Wh, zero bias but f.
+
+    Each gate's block of ``Wx`` is drawn from U(-a, a) with
+    a = sqrt(6 / (D + H)) (Glorot/Xavier); each gate's block of ``Wh`` is a
+    random orthogonal (H, H) matrix, so repeated multiplication by it neither
+    shrinks nor grows the state at the start; ``b`` is zero except the forget
+    gate's block, set to ``forget_bias``.
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+        D and H.
+    rng : numpy.random.Generator
+    dtype : float32 or float64
+    forget_bias : float
+        Initial forget-gate bias; 1.0 makes f = sigma(1) ~ 0.73 at the
+        start, so the cell remembers (and gradients flow) until it learns
+        when to forget.
+
+    Returns
+    -------
+    dict
+        ``{"Wx": (D, 4H), "Wh": (H, 4H), "b": (4H,)}``.
+    """
+    D, H = input_size, hidden_size
+    a = np.sqrt(6.0 / (D + H))
+    Wx = rng.uniform(-a, a, size=(D, 4 * H))
+    Wh = np.concatenate([_orthogonal(H, rng) for _ in GATES], axis=1)
+    b = np.zeros(4 * H)
+    b[GATES.index("f") * H : (GATES.index("f") + 1) * H] = forget_bias
+    return {"Wx": Wx.astype(dtype), "Wh": Wh.astype(dtype), "b": b.astype(dtype)}
+
+
+def _orthogonal(n, rng):
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.sign(np.diag(r))  # sign fix makes q uniformly distributed
+
+
+def _as_rng(rng):
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None; got {type(rng).__name__}")
+
+
+def _as_float_dtype(dtype):
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64; got {dtype}")
+    return dtype
+
+
+# Gate orders of the frameworks (both put the candidate g third).
+_FRAMEWORK_GATES = ("i", "f", "g", "o")
+
+
+def _reorder_gates(a, src, dst, axis):
+    """Permute the four gate blocks of ``a`` along ``axis`` from order src to dst."""
+    blocks = np.split(a, 4, axis=axis)
+    return np.concatenate([blocks[src.index(k)] for k in dst], axis=axis)
+
+
+class LSTM:
+    """A single-layer LSTM over sequences, with explicit BPTT.
+
+    Parameters
+    ----------
+    input_size : int
+        D, features per time step.
+    hidden_size : int
+        H, hidden units.
+    rng : numpy.random.Generator or int or None
+        Source of the initial weights (an int is a seed). ``None`` draws a
+        fresh, unpredictable seed; pass a seed to reproduce a run.
+    dtype : float32 or float64
+        Dtype of the parameters; inputs must have the same dtype.
+    forget_bias : float
+        Initial bias of the forget gate (see ``init_lstm_params``).
+
+    Attributes
+    ----------
+    params : dict of ndarray
+        ``"Wx"`` (D, 4H), ``"Wh"`` (H, 4H), ``"b"`` (4H,); gate order
+        i, f, o, g. Optimizers update these arrays in place.
+    grads : dict of ndarray
+        Same names and shapes; overwritten by each ``backward``.
+
+    Examples
+    --------
+    >>> lstm = LSTM(input_size=3, hidden_size=4, rng=0)
+    >>> x = np.random.default_rng(1).standard_normal((2, 5, 3))   # (B, T, D)
+    >>> out, (h, c), cache = lstm.forward(x)
+    >>> out.shape, h.shape
+    ((2, 5, 4), (2, 4))
+    >>> dx, dh0, dc0 = lstm.backward(np.ones_like(out), cache)
+    """
+
+    def __init__(self, input_size, hidden_size, *, rng=None, dtype=np.float64, forget_bias=1.0):
+        for name, v in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.dtype = _as_float_dtype(dtype)
+        self.params = init_lstm_params(
+            self.input_size, self.hidden_size, _as_rng(rng), self.dtype, forget_bias
+        )
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def __repr__(self):
+        return f"LSTM(input_size={self.input_size}, hidden_size={self.hidden_size}, dtype={self.dtype.name})"
+
+    # ------------------------------------------------------------------ forward/backward
+
+    def forward(self, x, h0=None, c0=None, mask=None):
+        """Run the LSTM over a batch of sequences.
+
+        Parameters
+        ----------
+        x : (B, T, D) ndarray
+        h0, c0 : (B, H) ndarray, optional
+            Initial hidden and cell state; zeros when omitted.
+        mask : (B, T) array of 0/1 (bool, int or float), optional
+            1 for a real step, 0 for padding (see the module docstring).
+
+        Returns
+        -------
+        out : (B, T, H) ndarray
+            Hidden state after each step; zero at padded steps.
+        (h_T, c_T) : tuple of (B, H) ndarray
+            Final state, to continue with the next chunk of the sequences.
+        cache : LSTMCache
+            Pass to ``backward``.
+        """
+        D, H, dt = self.input_size, self.hidden_size, self.dtype
+        x = as_float_array("x", x, ("B", "T", "D"), (None, None, D), dt)
+        B, T, _ = x.shape
+        if T == 0 or B == 0:
+            raise ValueError(f"x has shape {x.shape}; expected at least one sequence and one time step")
+        h0 = np.zeros((B, H), dt) if h0 is None else as_float_array("h0", h0, ("B", "H"), (B, H), dt)
+        c0 = np.zeros((B, H), dt) if c0 is None else as_float_array("c0", c0, ("B", "H"), (B, H), dt)
+        if mask is not None:
+            mask = as_mask("mask", mask, ("B", "T"), (B, T), dt)
+        p = self.params
+        out, h_T, c_T, cache = lstm_forward(x, p["Wx"], p["Wh"], p["b"], h0, c0, mask)
+        return out, (h_T, c_T), cache
+
+    def backward(self, dout, cache, dh_T=None, dc_T=None):
+        """Backpropagation through time; stores the parameter gradients in ``grads``.
+
+        Parameters
+        ----------
+        dout : (B, T, H) ndarray
+            Gradient of the loss with respect to ``out``.
+        cache : LSTMCache
+            From ``forward``.
+        dh_T, dc_T : (B, H) ndarray, optional
+            Gradient arriving at the final state (from a later chunk).
+
+        Returns
+        -------
+        dx : (B, T, D) ndarray
+        dh0, dc0 : (B, H) ndarray
+            Gradients for the initial state (pass to the previous chunk).
+        """
+        if not isinstance(cache, LSTMCache):
+            raise TypeError(f"cache must be the LSTMCache returned by forward; got {type(cache).__name__}")
+        T, B, _ = cache.act.shape
+        H, dt = self.hidden_size, self.dtype
+        dout = as_float_array("dout", dout, ("B", "T", "H"), (B, T, H), dt)
+        if dh_T is not None:
+            dh_T = as_float_array("dh_T", dh_T, ("B", "H"), (B, H), dt)
+        if dc_T is not None:
+            dc_T = as_float_array("dc_T", dc_T, ("B", "H"), (B, H), dt)
+        dx, dh0, dc0, grads = lstm_backward(dout, cache, dh_T, dc_T)
+        for k, g in grads.items():
+            self.grads[k][...] = g
+        return dx, dh0, dc0
+
+    # ------------------------------------------------------------------ weight exchange
+
+    def to_torch(self):
+        """Weights as a PyTorch ``nn.LSTM`` (single layer) state dict of NumPy arrays.
+
+        PyTorch computes ``x W_ih^T + b_ih + h W_hh^T + b_hh`` with gate rows
+        in the order i, f, g, o. So ``weight_ih_l0`` (4H, D) is ``Wx``
+        transposed with its gate blocks reordered, likewise ``weight_hh_l0``
+        (4H, H) from ``Wh``; ``bias_ih_l0`` (4H,) holds ``b`` and
+        ``bias_hh_l0`` is zero, since only their sum matters.
+
+        Load into PyTorch with
+        ``m.load_state_dict({k: torch.from_numpy(v) for k, v in d.items()})``.
+        """
+        p, ours = self.params, GATES
+        return {
+            "weight_ih_l0": _reorder_gates(p["Wx"], ours, _FRAMEWORK_GATES, axis=1).T.copy(),
+            "weight_hh_l0": _reorder_gates(p["Wh"], ours, _FRAMEWORK_GATES, axis=1).T.copy(),
+            "bias_ih_l0": _reorder_gates(p["b"], ours, _FRAMEWORK_GATES, axis=0),
+            "bias_hh_l0": np.zeros_like(p["b"]),
+        }
+
+    @classmethod
+    def from_torch(cls, state_dict, dtype=None):
+        """Build an LSTM from a PyTorch ``nn.LSTM`` state dict (single layer).
+
+        Parameters
+        ----------
+        state_dict : mapping of str to array
+            ``weight_ih_l0`` (4H, D), ``weight_hh_l0`` (4H, H) and, unless the
+            module had ``bias=False``, ``bias_ih_l0`` and ``bias_hh_l0``
+            (4H,), gate order i, f, g, o. Convert tensors first:
+            ``{k: v.detach().numpy() for k, v in m.state_dict().items()}``.
+        dtype : float32 or float64, optional
+            Defaults to the dtype of ``weight_ih_l0``.
+
+        Returns
+        -------
+        LSTM
+            With ``Wx = W_ih^T``, ``Wh = W_hh^T``, ``b = b_ih + b_hh``
+            (gate blocks reordered to i, f, o, g); its outputs equal the
+            PyTorch module's (``batch_first=True``) for the same inputs.
+        """
+        known = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}
+        extra = sorted(set(state_dict) - known)
+        if extra:
+            raise ValueError(
+                f"state_dict has keys {extra} that a single-layer, unidirectional nn.LSTM "
+                "without projections does not have; only weight_ih_l0, weight_hh_l0, "
+                "bias_ih_l0, bias_hh_l0 are supported"
+            )
+        for k in ("weight_ih_l0", "weight_hh_l0"):
+            if k not in state_dict:
+                raise ValueError(f"state_dict is missing {k!r}")
+        W_ih = np.asarray(state_dict["weight_ih_l0"])
+        W_hh = np.asarray(state_dict["weight_hh_l0"])
+        dtype = _as_float_dtype(W_ih.dtype if dtype is None else dtype)
+        if W_ih.ndim != 2 or W_ih.shape[0] % 4:
+            raise ValueError(f"weight_ih_l0 has shape {W_ih.shape}; expected (4H, D)")
+        H, D = W_ih.shape[0] // 4, W_ih.shape[1]
+        W_hh = as_float_array("weight_hh_l0", W_hh.astype(dtype), ("4H", "H"), (4 * H, H), dtype)
+        b = np.zeros(4 * H, dtype)
+        for k in ("bias_ih_l0", "bias_hh_l0"):
+            if k in state_dict:
+                b = b + as_float_array(k, np.asarray(state_dict[k]).astype(dtype), ("4H",), (4 * H,), dtype)
+        W_ih = as_float_array("weight_ih_l0", W_ih.astype(dtype), ("4H", "D"), (4 * H, D), dtype)
+        ours = GATES
+        return cls._from_params(
+            Wx=_reorder_gates(W_ih.T, _FRAMEWORK_GATES, ours, axis=1),
+            Wh=_reorder_gates(W_hh.T, _FRAMEWORK_GATES, ours, axis=1),
+            b=_reorder_gates(b, _FRAMEWORK_GATES, ours, axis=0),
+        )
+
+    def to_keras(self):
+        """Weights as a Keras ``LSTM`` layer's ``get_weights()`` list.
+
+        Keras computes ``x kernel + h recurrent_kernel + bias`` with gate
+        columns in the order i, f, c, o (c is our g), sigmoid as the
+        recurrent activation and tanh as the activation (its defaults).
+
+        Returns
+        -------
+        list of ndarray
+            ``[kernel (D, 4H), recurrent_kernel (H, 4H), bias (4H,)]``; load
+            with ``layer.set_weights(...)``.
+        """
+        p, ours = self.params, GATES
+        return [_reorder_gates(p[k], ours, _FRAMEWORK_GATES, axis=-1) for k in ("Wx", "Wh", "b")]
+
+    @classmethod
+    def from_keras(cls, weights, dtype=None):
+        """Build an LSTM from a Keras ``LSTM`` layer's ``get_weights()`` list.
+
+        Parameters
+        ----------
+        weights : sequence of array
+            ``[kernel (D, 4H), recurrent_kernel (H, 4H), bias (4H,)]``, gate
+            order i, f, c, o; the bias may be left out (``use_bias=False``).
+            The layer must use the default activations (tanh, sigmoid).
+        dtype : float32 or float64, optional
+            Defaults to the kernel's dtype.
+
+        Returns
+        -------
+        LSTM
+            With ``Wx = kernel``, ``Wh = recurrent_kernel``, ``b = bias``
+            (gate blocks reordered to i, f, o, g).
+        """
+        if len(weights) not in (2, 3):
+            raise ValueError(
+                f"weights has {len(weights)} arrays; expected [kernel, recurrent_kernel, bias] "
+                "(or the first two when use_bias=False)"
+            )
+        kernel = np.asarray(weights[0])
+        dtype = _as_float_dtype(kernel.dtype if dtype is None else dtype)
+        if kernel.ndim != 2 or kernel.shape[1] % 4:
+            raise ValueError(f"kernel has shape {kernel.shape}; expected (D, 4H)")
+        D, H = kernel.shape[0], kernel.shape[1] // 4
+        kernel = as_float_array("kernel", kernel.astype(dtype), ("D", "4H"), (D, 4 * H), dtype)
+        rec = as_float_array(
+            "recurrent_kernel", np.asarray(weights[1]).astype(dtype), ("H", "4H"), (H, 4 * H), dtype
+        )
+        bias = (
+            as_float_array("bias", np.asarray(weights[2]).astype(dtype), ("4H",), (4 * H,), dtype)
+            if len(weights) == 3
+            else np.zeros(4 * H, dtype)
+        )
+        ours = GATES
+        return cls._from_params(
+            Wx=_reorder_gates(kernel, _FRAMEWORK_GATES, ours, axis=1),
+            Wh=_reorder_gates(rec, _FRAMEWORK_GATES, ours, axis=1),
+            b=_reorder_gates(bias, _FRAMEWORK_GATES, ours, axis=0),
+        )
+
+    @classmethod
+    def _from_params(cls, Wx, Wh, b):
+        layer = cls.__new__(cls)
+        layer.input_size, layer.hidden_size = Wx.shape[0], Wh.shape[0]
+        layer.dtype = Wx.dtype
+        layer.params = {"Wx": np.ascontiguousarray(Wx), "Wh": np.ascontiguousarray(Wh), "b": b.copy()}
+        layer.grads = {k: np.zeros_like(v) for k, v in layer.params.items()}
+        return layer

@@ -1,0 +1,139 @@
+"""The small layers around the LSTM: embedding, dense head, masked MSE loss.
+
+Each layer has ``params`` and ``grads`` dicts of arrays (same names), a
+``forward`` that returns its output and a cache, and a ``backward`` that
+takes the gradient of the loss at the output, stores the parameter
+gradients in ``grads`` (overwriting them) and returns the gradient at the
+input. The loss is a plain function returning the loss and its gradient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import as_float_array, as_ids, as_mask
+from .layer import _as_float_dtype, _as_rng
+
+__all__ = ["Embedding", "Dense", "masked_mse"]
+
+
+class Embedding:
+    """A lookup table: row ``W[id]`` for each integer id.
+
+    Mathematically ``onehot(ids) @ W``; computed as row indexing, and the
+    backward pass scatter-adds the output gradient into the rows used, so an
+    id that appears several times in a batch collects all its gradients.
+
+    Parameters
+    ----------
+    num : int
+        Number of ids (rows of ``W``).
+    dim : int
+        Size of each embedding vector.
+    rng : numpy.random.Generator or int or None
+        Initial weights are N(0, 0.1^2).
+    dtype : float32 or float64
+
+    Attributes
+    ----------
+    params : ``{"W": (num, dim)}``
+    grads : ``{"W": (num, dim)}``
+    """
+
+    def __init__(self, num, dim, *, rng=None, dtype=np.float64, scale=0.1):
+        self.num, self.dim = int(num), int(dim)
+        self.dtype = _as_float_dtype(dtype)
+        W = _as_rng(rng).normal(0.0, scale, size=(self.num, self.dim))
+        self.params = {"W": W.astype(self.dtype)}
+        self.grads = {"W": np.zeros_like(self.params["W"])}
+
+    def forward(self, ids):
+        """Look up ``ids`` (any shape S, integers in [0, num)); returns ((*S, dim), cache)."""
+        ids = as_ids("ids", ids, self.num)
+        return self.params["W"][ids], ids
+
+    def backward(self, dout, ids):
+        """Scatter-add ``dout`` (*S, dim) into ``grads["W"]``; ids get no gradient (returns None)."""
+        dims = tuple(f"S{k}" for k in range(ids.ndim)) + ("dim",)
+        dout = as_float_array("dout", dout, dims, ids.shape + (self.dim,), self.dtype)
+        dW = self.grads["W"]
+        dW[...] = 0.0
+        np.add.at(dW, ids.reshape(-1), dout.reshape(-1, self.dim))
+        return None
+
+
+class Dense:
+    """Affine map ``y = h W + b`` over the last axis (the rating-regression head).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    rng : numpy.random.Generator or int or None
+        ``W`` is Glorot-uniform; ``b`` starts at ``bias`` (e.g. the mean rating).
+    dtype : float32 or float64
+
+    Attributes
+    ----------
+    params : ``{"W": (in_features, out_features), "b": (out_features,)}``
+    grads : same names and shapes
+    """
+
+    def __init__(self, in_features, out_features, *, rng=None, dtype=np.float64, bias=0.0):
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.dtype = _as_float_dtype(dtype)
+        a = np.sqrt(6.0 / (self.in_features + self.out_features))
+        W = _as_rng(rng).uniform(-a, a, size=(self.in_features, self.out_features))
+        self.params = {
+            "W": W.astype(self.dtype),
+            "b": np.full(self.out_features, bias, dtype=self.dtype),
+        }
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, h):
+        """``h`` (*S, in_features) -> (``y`` (*S, out_features), cache)."""
+        h = as_float_array("h", h, ("...", "in_features"), (None, self.in_features), self.dtype)
+        return h @ self.params["W"] + self.params["b"], h
+
+    def backward(self, dy, h):
+        """``dy`` (*S, out_features) -> ``dh`` (*S, in_features); sets ``grads``."""
+        dims = tuple(f"S{k}" for k in range(h.ndim - 1)) + ("out_features",)
+        dy = as_float_array("dy", dy, dims, h.shape[:-1] + (self.out_features,), self.dtype)
+        h2 = h.reshape(-1, self.in_features)
+        dy2 = dy.reshape(-1, self.out_features)
+        np.matmul(h2.T, dy2, out=self.grads["W"])
+        np.sum(dy2, axis=0, out=self.grads["b"])
+        return dy @ self.params["W"].T
+
+
+def masked_mse(pred, target, mask=None):
+    """Mean squared error over the entries where ``mask`` is 1.
+
+    loss = sum(m * (pred - target)^2) / sum(m)
+
+    Parameters
+    ----------
+    pred, target : ndarray, same shape S and floating dtype
+    mask : ndarray of 0/1, shape S, optional
+        Entries with 0 are ignored (padding, held-out items); all ones if
+        omitted. Must select at least one entry.
+
+    Returns
+    -------
+    loss : float
+    dpred : ndarray, shape S
+        Gradient of ``loss`` with respect to ``pred``: 2 m (pred - target) / sum(m).
+    """
+    pred = np.asarray(pred)
+    dt = pred.dtype
+    if not np.issubdtype(dt, np.floating):
+        raise TypeError(f"pred has dtype {dt}; expected a floating dtype")
+    dims = tuple(f"S{k}" for k in range(pred.ndim))
+    pred = as_float_array("pred", pred, dims, pred.shape, dt)
+    target = as_float_array("target", target, dims, pred.shape, dt)
+    m = np.ones_like(pred) if mask is None else as_mask("mask", mask, dims, pred.shape, dt)
+    n = m.sum()
+    if n == 0:
+        raise ValueError("mask selects no entries; the mean is undefined")
+    err = m * (pred - target)
+    loss = float(np.sum(err * err) / n)
+    return loss, (2.0 / n) * err
