@@ -81,7 +81,7 @@ def as_mask(name, mask, dims, sizes, dtype):
         bad = (m != 0) & (m != 1)
         if bad.any():
             raise ValueError(
-                f"{name} must contain only 0 and 1; found {m[bad].flat[0]!r} "
+                f"{name} must contain only 0 and 1; found {m[bad].flat[0].item()!r} "
                 f"at index {tuple(int(k) for k in np.argwhere(bad)[0])}"
             )
     return m.astype(dtype)

@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+import lstm_np.cell as cell
+from lstm_np.cli import main
+from lstm_np.gradcheck import TOLERANCE, gradcheck_report, numerical_gradient, relative_error
+
+
+def test_numerical_gradient_of_a_known_function():
+    x = np.array([1.0, -2.0, 0.5])
+    g = numerical_gradient(lambda: float(np.sum(x**3)), x)
+    np.testing.assert_allclose(g, 3 * x**2, rtol=1e-9)
+    np.testing.assert_array_equal(x, [1.0, -2.0, 0.5])  # restored exactly
+
+
+def test_relative_error_definition():
+    assert relative_error(np.array([1.0, 2.0]), np.array([1.0, 2.0])) == 0.0
+    assert relative_error(np.array([1.0, 3.0]), np.array([1.0, 2.0])) == pytest.approx(1.0 / 5.0)
+    assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
+
+
+def test_numerical_gradient_requires_float64():
+    with pytest.raises(TypeError, match="float64"):
+        numerical_gradient(lambda: 0.0, np.zeros(2, np.float32))
+
+
+def test_report_covers_every_component_and_passes():
+    rows = gradcheck_report(seed=3)
+    covered = {(r["component"], r["name"]) for r in rows}
+    for name in ("x", "h_prev", "c_prev", "Wx", "Wh", "b"):
+        assert ("cell", name) in covered
+    for name in ("x", "h0", "c0", "Wx", "Wh", "b"):
+        assert ("layer", name) in covered
+    assert {("embedding", "W"), ("dense", "h"), ("dense", "W"), ("dense", "b"), ("loss", "pred")} <= covered
+    assert {("stack", "lstm.Wh"), ("stack", "embedding.W"), ("stack", "head.W")} <= covered
+    assert all(r["ok"] and r["error"] <= TOLERANCE for r in rows), rows
+
+
+def test_check_catches_a_broken_derivative(monkeypatch):
+    """Drop the forget-gate path into dc_prev: the check must fail loudly."""
+    original = cell.gates_backward
+
+    def broken(dh, dc_next, act, c_prev, tanh_c, out=None):
+        dz, dc_prev = original(dh, dc_next, act, c_prev, tanh_c, out=out)
+        return dz, np.zeros_like(dc_prev)
+
+    monkeypatch.setattr(cell, "gates_backward", broken)
+    import lstm_np.layer as layer
+
+    monkeypatch.setattr(layer, "gates_backward", broken)
+    rows = gradcheck_report(seed=0)
+    bad = {(r["component"], r["name"]) for r in rows if not r["ok"]}
+    assert ("cell", "c_prev") in bad
+    assert ("layer", "Wh") in bad
+    assert max(r["error"] for r in rows) > 1e-2
+
+
+def test_cli_prints_the_table_and_exits_zero(capsys):
+    assert main(["gradcheck"]) == 0
+    out = capsys.readouterr().out
+    assert "layer      Wh" in out and "all passed" in out
+
+
+def test_cli_exits_nonzero_when_a_check_fails(capsys):
+    assert main(["gradcheck", "--tol", "1e-16"]) == 1
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_python_dash_m_entry_point():
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "lstm_np", "gradcheck"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "arrays checked" in r.stdout
