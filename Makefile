@@ -20,7 +20,9 @@ test: $(STAMP)
 gradcheck: $(STAMP)
 	$(VENV)/bin/lstm-np gradcheck
 
-demo: gradcheck
+demo: $(STAMP)
+	$(VENV)/bin/lstm-np train --out runs/movielens
+	$(VENV)/bin/lstm-np recommend runs/movielens --user 1 --top 10
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

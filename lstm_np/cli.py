@@ -1,11 +1,17 @@
-"""The ``lstm-np`` command (also ``python -m lstm_np``)."""
+"""The ``lstm-np`` command (also ``python -m lstm_np``).
+
+    lstm-np gradcheck                      check every gradient, print the table
+    lstm-np train [--data synthetic] ...   train the recommender, write model + metrics + plot
+    lstm-np evaluate MODEL                 reprint the metrics of a saved model
+    lstm-np recommend MODEL --user ID      the unseen movies it rates highest
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
 
 
 def _cmd_gradcheck(args):
@@ -16,6 +22,60 @@ def _cmd_gradcheck(args):
     return 0 if all(r["ok"] for r in rows) else 1
 
 
+def _cmd_train(args):
+    from .recommender.pipeline import run
+    from .recommender.train import TrainConfig
+
+    config = TrainConfig.for_data(
+        args.data, embed_dim=args.embed_dim, hidden_size=args.hidden_size, epochs=args.epochs, lr=args.lr,
+        batch_size=args.batch_size, seed=args.seed, dtype=args.dtype, patience=args.patience,
+    )
+    out = args.out or f"runs/{args.data}"
+    run(args.data, config, out, cache_dir=args.cache_dir, data_seed=args.seed, progress=not args.no_progress)
+    print(f"wrote {out}/model.npz, {out}/model.json, {out}/metrics.json, {out}/training.png")
+    return 0
+
+
+def _cmd_evaluate(args):
+    from .data import TEST, VAL
+    from .recommender.evaluate import evaluate_part
+    from .recommender.pipeline import baselines, load_model, metrics_table
+
+    model, exp, meta = load_model(args.model, cache_dir=args.cache_dir)
+    base, _ = baselines(exp)
+    metrics = {
+        "baselines": base,
+        "train": meta["train"],
+        "lstm": {"val": evaluate_part(model, exp.seqs, VAL), "test": evaluate_part(model, exp.seqs, TEST)},
+    }
+    print(f"data: {meta['data']['name']}, split {'/'.join(str(n) for n in exp.split.sizes)}")
+    print(metrics_table(metrics))
+    return 0
+
+
+def _cmd_recommend(args):
+    import numpy as np
+
+    from .recommender.evaluate import recommend
+    from .recommender.pipeline import load_model
+
+    model, exp, _ = load_model(args.model, cache_dir=args.cache_dir)
+    seqs = exp.seqs
+    where = np.flatnonzero(seqs.user_ids == args.user)
+    if len(where) == 0:
+        print(f"error: user {args.user} is not in the data (ids run from {seqs.user_ids.min()} to "
+              f"{seqs.user_ids.max()})", file=sys.stderr)
+        return 2
+    items, scores = recommend(model, seqs, int(where[0]), top=args.top)
+    titles = exp.ratings.titles
+    n_rated = int(np.diff(seqs.offsets)[where[0]])
+    print(f"Top {len(items)} unseen movies for user {args.user} (who rated {n_rated}):")
+    for rank, (item, score) in enumerate(zip(items, scores), 1):
+        raw = int(seqs.item_ids[item])
+        print(f"{rank:3d}. {score:.2f}  {titles.get(raw, f'item {raw}')}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="lstm-np", description="A from-scratch NumPy LSTM.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -24,12 +84,53 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0, help="seed of the random test problems (default 0)")
     p.add_argument("--tol", type=float, default=1e-7, help="largest relative error accepted (default 1e-7)")
     p.set_defaults(func=_cmd_gradcheck)
+
+    from .recommender.train import DATA_DEFAULTS, TrainConfig
+
+    d = TrainConfig()
+    syn = DATA_DEFAULTS["synthetic"]
+
+    def default(name):
+        return f"default {getattr(d, name)}" + (f"; {syn[name]} for synthetic" if name in syn else "")
+
+    p = sub.add_parser("train", help="train the sequence recommender")
+    p.add_argument("--data", choices=["movielens", "synthetic"], default="movielens",
+                   help="MovieLens-100K (fetched and cached) or a small offline synthetic set")
+    p.add_argument("--hidden-size", type=int, help=f"LSTM hidden units ({default('hidden_size')})")
+    p.add_argument("--embed-dim", type=int, help=f"item embedding size ({default('embed_dim')})")
+    p.add_argument("--epochs", type=int, help=f"most epochs ({default('epochs')})")
+    p.add_argument("--patience", type=int, help=f"early-stopping patience ({default('patience')})")
+    p.add_argument("--lr", type=float, help=f"Adam learning rate ({default('lr')})")
+    p.add_argument("--batch-size", type=int, help=f"users per batch ({default('batch_size')})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"seed of everything random (default {d.seed})")
+    p.add_argument("--dtype", choices=["float32", "float64"], default=d.dtype, help=f"default {d.dtype}")
+    p.add_argument("--out", help="output folder (default runs/DATA)")
+    p.add_argument("--cache-dir", help="where MovieLens is cached (default $LSTM_NP_CACHE or ~/.cache/lstm_np)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar within epochs")
+    p.set_defaults(func=_cmd_train)
+
+    for name, helptext, func in (("evaluate", "reprint the metrics of a saved model", _cmd_evaluate),
+                                 ("recommend", "list the unseen movies a saved model rates highest", _cmd_recommend)):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("model", help="a model folder (with model.npz) or a model .npz/.json file")
+        p.add_argument("--cache-dir", help="where MovieLens is cached")
+        if name == "recommend":
+            p.add_argument("--user", type=int, required=True, help="user id as in the data")
+            p.add_argument("--top", type=int, default=10, help="how many movies (default 10)")
+        p.set_defaults(func=func)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    from .io import ModelFileError
+    from .recommender.train import TrainingError
+
+    try:
+        return args.func(args)
+    except (ModelFileError, TrainingError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

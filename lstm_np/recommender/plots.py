@@ -1,0 +1,58 @@
+"""The training figure: learning curves, and predicted against true test ratings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["training_figure"]
+
+
+def training_figure(metrics, pred, target, path=None):
+    """Two panels: RMSE per epoch, and the spread of predictions for each true rating.
+
+    Parameters
+    ----------
+    metrics : dict
+        As written by ``pipeline.run`` (uses ``history`` and ``baselines``).
+    pred, target : (N,) ndarray
+        Test predictions and true ratings.
+    path : path-like, optional
+        Where to save a PNG; the figure is returned either way.
+    """
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    hist = [h for h in metrics["history"] if h["train_mse"] is not None]
+    epochs = [h["epoch"] for h in hist]
+    ax1.plot(epochs, [np.sqrt(h["train_mse"]) for h in hist], "o-", label="LSTM, train (teacher forced)")
+    ax1.plot([h["epoch"] for h in metrics["history"]], [h["val_rmse"] for h in metrics["history"]], "o-",
+             label="LSTM, validation")
+    ax1.axhline(metrics["baselines"]["bias"]["val"]["rmse"], color="gray", ls="--", label="bias model, validation")
+    ax1.axvline(metrics["best_epoch"], color="k", lw=0.8, ls=":", label=f"best epoch ({metrics['best_epoch']})")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("RMSE")
+    ax1.set_title("Learning curves")
+    ax1.legend(fontsize=8)
+
+    levels = np.arange(1, 6)
+    groups = [pred[target == r] for r in levels]
+    keep = [k for k, g in enumerate(groups) if len(g)]
+    ax2.boxplot([groups[k] for k in keep], positions=levels[keep], widths=0.5, showfliers=False)
+    ax2.plot(levels, levels, "k--", lw=0.8, label="perfect")
+    ax2.set_xlabel("true rating")
+    ax2.set_ylabel("predicted rating")
+    ax2.set_title(f"Test predictions (RMSE {metrics['lstm']['test']['rmse']:.3f})")
+    ax2.set_ylim(0.8, 5.2)
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig

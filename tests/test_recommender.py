@@ -1,0 +1,258 @@
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from lstm_np import io
+from lstm_np.cli import main
+from lstm_np.data import TEST, TRAIN, VAL, Ratings, make_synthetic
+from lstm_np.gradcheck import TOLERANCE, check_gradients
+from lstm_np.recommender.baselines import BiasModel, fit_bias_model, rmse
+from lstm_np.recommender.evaluate import predict_part, recommend
+from lstm_np.recommender.model import RatingModel
+from lstm_np.recommender.pipeline import baselines, fit, load_model, prepare, run, save_model
+from lstm_np.recommender.sequences import UNKNOWN_ITEM, make_batch
+from lstm_np.recommender.train import TrainConfig, TrainingError, train
+
+QUICK = TrainConfig(embed_dim=8, hidden_size=16, epochs=2, lr=1e-2, batch_size=16, dtype="float64")
+
+
+def small_ratings(n_users=12, n_items=15, seed=0):
+    """A tiny data set: every user rates 10-20 distinct items in time order."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(1, n_users + 1):
+        n = int(rng.integers(10, 21)) if u > 1 else 10
+        items = rng.permutation(np.arange(1, n_items + 1))[: min(n, n_items)]
+        for k, i in enumerate(items):
+            rows.append((u, i, float(rng.integers(1, 6)), 1000 * u + k))
+    u, i, r, t = map(np.array, zip(*rows))
+    return Ratings(u.astype(np.int64), i.astype(np.int64), r.astype(np.float64), t.astype(np.int64),
+                   {int(k): f"Movie {k}" for k in range(1, n_items + 1)})
+
+
+@pytest.fixture
+def exp():
+    return prepare(small_ratings(), {"name": "test"})
+
+
+# --------------------------------------------------------------------------- sequences and the information rule
+
+
+def test_batches_put_ratings_in_time_order_with_feedback_shifted(exp):
+    seqs = exp.seqs
+    batch = make_batch(seqs, [0], TRAIN, mean=3.0)
+    n = int(seqs.lengths(TRAIN)[0])
+    ratings = seqs.rating[seqs.offsets[0] : seqs.offsets[0] + n]
+    np.testing.assert_array_equal(batch.target[0], ratings)
+    np.testing.assert_array_equal(batch.prev_rating[0, 1:], ratings[:-1] - 3.0)
+    assert batch.prev_known[0, 0] == 0 and batch.prev_known[0, 1:].all()
+
+
+def test_held_out_ratings_never_enter_the_inputs(exp):
+    """Scoring a part: changing any of its ratings changes no input and no prediction."""
+    model = RatingModel(exp.seqs.num_items, exp.seqs.num_users, 3.0, embed_dim=4, hidden_size=5, rng=1)
+    for part in (VAL, TEST):
+        rows, pred, _ = predict_part(model, exp.seqs, part)
+        assert len(rows) == len(getattr(exp.split, "val" if part == VAL else "test"))
+        changed = exp.seqs.rating.copy()
+        changed[exp.seqs.part >= part] = 5.0 - changed[exp.seqs.part >= part] + 1.0  # flip held-out ratings
+        leaked = dataclasses.replace(exp.seqs, rating=changed)
+        rows2, pred2, target2 = predict_part(model, leaked, part)
+        np.testing.assert_array_equal(rows, rows2)
+        np.testing.assert_array_equal(pred, pred2)
+        assert not np.array_equal(target2, predict_part(model, exp.seqs, part)[2])  # the targets did change
+
+
+def test_items_unseen_in_training_get_the_unknown_row_and_a_finite_prediction():
+    r = small_ratings()
+    # item 99 appears only as user 1's very last (test) rating
+    r = Ratings(np.r_[r.user, 1], np.r_[r.item, 99], np.r_[r.rating, 4.0], np.r_[r.timestamp, 10**9], r.titles)
+    exp = prepare(r, {"name": "test"})
+    assert 99 not in exp.seqs.item_ids
+    k = np.flatnonzero(exp.seqs.row == len(r) - 1)[0]
+    assert exp.seqs.item[k] == UNKNOWN_ITEM and exp.seqs.part[k] == TEST
+    model = RatingModel(exp.seqs.num_items, exp.seqs.num_users, 3.0, embed_dim=4, hidden_size=5, rng=1)
+    rows, pred, _ = predict_part(model, exp.seqs, TEST)
+    assert np.isfinite(pred).all() and len(r) - 1 in rows
+
+
+# --------------------------------------------------------------------------- gradients of the whole model
+
+
+def test_whole_model_gradients_match_numerical(exp):
+    model = RatingModel(exp.seqs.num_items, exp.seqs.num_users, 3.0, embed_dim=3, hidden_size=4, rng=2)
+    rng = np.random.default_rng(0)
+    for p in model.params.values():  # move away from the zero/bias initialisation
+        p += 0.3 * rng.standard_normal(p.shape)
+    batch = make_batch(exp.seqs, [0, 3, 5], TRAIN, mean=3.0, hide=np.array([0, 2, 4]))
+    model.loss(batch)
+    analytic = {k: g.copy() for k, g in model.grads.items()}
+    errors = check_gradients(lambda: model.loss(batch), model.params, analytic)
+    assert max(errors.values()) <= TOLERANCE, errors
+
+
+# --------------------------------------------------------------------------- baselines
+
+
+def test_bias_model_closed_form_on_a_tiny_example():
+    # two users, two items; with reg = 0 and one alternating pass from zero:
+    user, item, rating = np.array([1, 1, 2]), np.array([10, 20, 10]), np.array([5.0, 3.0, 4.0])
+    m = BiasModel(user, item, rating, reg=0.0, iters=200)
+    np.testing.assert_allclose(m.predict(user, item), rating, atol=1e-6)  # 3 ratings, enough freedom
+    assert m.predict(np.array([7]), np.array([77]))[0] == pytest.approx(4.0)  # unknowns get mu
+    shrunk = BiasModel(user, item, rating, reg=1e6)
+    np.testing.assert_allclose(shrunk.predict(user, item), 4.0, atol=1e-4)  # all shrunk to mu
+
+
+def test_bias_regularisation_is_chosen_on_validation():
+    r = make_synthetic(seed=3)
+    exp = prepare(r, {"name": "synthetic"})
+    model, scores = fit_bias_model(exp.part(exp.split.train), exp.part(exp.split.val))
+    assert scores[model.reg] == min(scores.values())
+    u, i, y = exp.part(exp.split.val)
+    assert rmse(model.predict(u, i), y) == pytest.approx(scores[model.reg])
+
+
+# --------------------------------------------------------------------------- training
+
+
+def test_training_beats_the_bias_baseline_on_synthetic_sequential_data():
+    """The synthetic ratings depend on the order of items; a bag-of-items model can't fit them."""
+    exp = prepare(make_synthetic(seed=0), {"name": "synthetic", "seed": 0})
+    base, bias_model = baselines(exp)
+    config = TrainConfig(embed_dim=16, hidden_size=32, epochs=14, patience=14, lr=1e-2, batch_size=16, seed=0)
+    result = fit(exp, bias_model, config, log=None, progress=False)
+    _, pred, target = predict_part(result.model, exp.seqs, TEST)
+    lstm_rmse = rmse(pred, target)
+    assert base["bias"]["test"]["rmse"] > 1.2
+    assert lstm_rmse < base["bias"]["test"]["rmse"] - 0.4, (lstm_rmse, base["bias"]["test"]["rmse"])
+
+
+def test_same_seed_gives_identical_runs_and_another_seed_does_not(tmp_path):
+    r = make_synthetic(n_users=60, seed=1)
+    exp = prepare(r, {"name": "synthetic"})
+    _, bias_model = baselines(exp)
+    runs = [fit(exp, bias_model, dataclasses.replace(QUICK, seed=s), log=None, progress=False) for s in (5, 5, 6)]
+    def without_time(history):
+        return [{k: v for k, v in h.items() if k != "elapsed"} for h in history]
+
+    assert without_time(runs[0].history) == without_time(runs[1].history)
+    for k in runs[0].model.params:
+        np.testing.assert_array_equal(runs[0].model.params[k], runs[1].model.params[k])
+    assert without_time(runs[0].history) != without_time(runs[2].history)
+
+
+def test_nan_stops_training_naming_the_step_and_keeps_the_good_parameters():
+    exp = prepare(make_synthetic(n_users=40, seed=2), {"name": "synthetic"})
+    _, bias_model = baselines(exp)
+    from lstm_np.recommender.pipeline import new_model
+
+    model = new_model(exp, bias_model, QUICK)
+    good = {k: v.copy() for k, v in model.params.items()}
+    original = model.loss
+    calls = []
+
+    def poisoned(batch):
+        calls.append(1)
+        loss = original(batch)
+        if len(calls) == 3:
+            model.grads["lstm.Wh"][0, 0] = np.nan
+        return loss
+
+    model.loss = poisoned
+    with pytest.raises(TrainingError, match=r"gradient of lstm.Wh contains NaN or inf at epoch 1, step 3"):
+        train(model, exp.seqs, QUICK, log=None, progress=False)
+    for k in good:  # no epoch finished, so the last good parameters are the initial ones
+        np.testing.assert_array_equal(model.params[k], good[k])
+
+
+def test_bad_settings_are_rejected():
+    with pytest.raises(ValueError, match=r"lr=-1"):
+        TrainConfig(lr=-1)
+    with pytest.raises(ValueError, match=r"dtype='float16'"):
+        TrainConfig(dtype="float16")
+
+
+# --------------------------------------------------------------------------- saving and loading
+
+
+def test_round_trip_predicts_exactly_the_same(tmp_path):
+    exp = prepare(make_synthetic(seed=0), {"name": "synthetic", "seed": 0})
+    _, bias_model = baselines(exp)
+    result = fit(exp, bias_model, QUICK, log=None, progress=False)
+    save_model(tmp_path / "model", result.model, exp, QUICK)
+    loaded, exp2, meta = load_model(tmp_path)
+    assert meta["train"]["hidden_size"] == QUICK.hidden_size
+    for part in (VAL, TEST):
+        np.testing.assert_array_equal(predict_part(result.model, exp.seqs, part)[1],
+                                      predict_part(loaded, exp2.seqs, part)[1])
+    assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave nothing behind
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: (d / "model.npz").write_bytes((d / "model.npz").read_bytes()[:100]), "do not match the checksum"),
+        (lambda d: (d / "model.json").write_text("{not json"), "not a readable JSON"),
+        (lambda d: (d / "model.npz").unlink(), "file not found"),
+        (lambda d: _edit_json(d, lambda j: j.update(version=99)), "format version 99"),
+        (lambda d: _edit_json(d, lambda j: j["meta"]["model"].update(hidden_size=7)), "the configuration needs"),
+        (lambda d: _edit_json(d, lambda j: j["meta"].update(kind="something else")), "not a recommender model"),
+    ],
+)
+def test_damaged_or_mismatched_files_are_clear_errors(tmp_path, damage, message):
+    exp = prepare(make_synthetic(n_users=30, seed=0), {"name": "synthetic", "seed": 0})
+    model = RatingModel(exp.seqs.num_items, exp.seqs.num_users, 3.0, embed_dim=4, hidden_size=5)
+    save_model(tmp_path / "model", model, exp, QUICK)
+    damage(tmp_path)
+    with pytest.raises(io.ModelFileError, match=message):
+        load_model(tmp_path)
+
+
+def _edit_json(folder, change):
+    path = folder / "model.json"
+    j = json.loads(path.read_text())
+    change(j)
+    path.write_text(json.dumps(j))
+
+
+def test_io_refuses_object_arrays(tmp_path):
+    with pytest.raises(TypeError, match="numeric ndarray"):
+        io.save(tmp_path / "x", {"a": np.array([{}], dtype=object)}, {})
+
+
+# --------------------------------------------------------------------------- recommendations and the command line
+
+
+def test_recommend_excludes_rated_items_and_sorts_by_score(exp):
+    model = RatingModel(exp.seqs.num_items, exp.seqs.num_users, 3.0, embed_dim=4, hidden_size=5, rng=3)
+    for p in model.params.values():
+        p += 0.2 * np.random.default_rng(0).standard_normal(p.shape)
+    items, scores = recommend(model, exp.seqs, user=0, top=3)
+    rated = set(exp.seqs.item[exp.seqs.offsets[0] : exp.seqs.offsets[1]])
+    assert len(items) == 3 and not rated & set(items) and UNKNOWN_ITEM not in items
+    assert np.all(np.diff(scores) <= 0)
+
+
+def test_cli_train_evaluate_recommend(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", "synthetic", "--epochs", "2", "--hidden-size", "8", "--embed-dim", "4",
+                 "--out", str(out), "--no-progress"]) == 0
+    for name in ("model.npz", "model.json", "metrics.json", "training.png"):
+        assert (out / name).stat().st_size > 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["baselines"]) == {"global_mean", "bias"}
+    assert np.isfinite(metrics["lstm"]["test"]["rmse"])
+    capsys.readouterr()
+
+    assert main(["evaluate", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert f"{metrics['lstm']['test']['rmse']:.4f}" in table and "bias model" in table
+
+    assert main(["recommend", str(out), "--user", "3", "--top", "4"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("Top 4 unseen movies for user 3") and len(lines) == 5
+    assert main(["recommend", str(out), "--user", "100000"]) == 2
+    assert main(["evaluate", str(tmp_path / "missing")]) == 2
