@@ -25,8 +25,10 @@ from __future__ import annotations
 import numpy as np
 
 from .cell import step_backward, step_forward
+from .gru import GRU
 from .layer import LSTM
 from .layers import Dense, Embedding, masked_mse
+from .rnn import RNN
 
 __all__ = [
     "TOLERANCE",
@@ -207,6 +209,37 @@ def _stack_case(rng, B=3, T=5, num=7, E=3, H=4):
     return (lambda: forward()[0]), arrays, analytic
 
 
+def _single_state_layer_case(layer_cls, rng, B=3, T=5, D=3, H=4):
+    """``RNN`` or ``GRU``: like ``_layer_case`` with a hidden state only."""
+    layer = layer_cls(D, H, rng=rng)
+    for k in layer.params:
+        if k.startswith("b"):  # not just the zero initial biases
+            layer.params[k] += 0.3 * rng.standard_normal(layer.params[k].shape)
+    x = rng.standard_normal((B, T, D))
+    h0 = rng.standard_normal((B, H))
+    mask = np.ones((B, T))
+    mask[0, 3:] = 0  # a shorter sequence
+    mask[1, 1] = 0   # a hole inside a sequence
+    R, Rh = rng.standard_normal((B, T, H)), rng.standard_normal((B, H))
+    arrays = {"x": x, "h0": h0, **layer.params}
+
+    def loss():
+        out, h, _ = layer.forward(x, h0, mask)
+        return np.sum(out * R) + np.sum(h * Rh)
+
+    _, _, cache = layer.forward(x, h0, mask)
+    dx, dh0 = layer.backward(R, cache, dh_T=Rh)
+    return loss, arrays, {"x": dx, "h0": dh0, **layer.grads}
+
+
+def _rnn_layer_case(rng):
+    return _single_state_layer_case(RNN, rng)
+
+
+def _gru_layer_case(rng):
+    return _single_state_layer_case(GRU, rng)
+
+
 CASES = {
     "cell": _cell_case,
     "layer": _layer_case,
@@ -214,6 +247,8 @@ CASES = {
     "dense": _dense_case,
     "loss": _loss_case,
     "stack": _stack_case,
+    "rnn_layer": _rnn_layer_case,
+    "gru_layer": _gru_layer_case,
 }
 
 

@@ -1,0 +1,617 @@
+"""The GRU: one step, the sequence with BPTT, and weight exchange.
+
+The formulation of PyTorch's ``nn.GRU`` (and Keras's default
+``reset_after=True``), for one time step and a batch of B rows::
+
+    a = x Wx + bx                                input projections, (B, 3H)
+    u = h_prev Wh + bh                           recurrent projections, (B, 3H)
+    r = sigma(a_r + u_r)                         reset gate
+    z = sigma(a_z + u_z)                         update gate
+    n = tanh(a_n + r * u_n)                      candidate state
+    h = (1 - z) * n + z * h_prev                 new hidden state
+
+The reset gate multiplies the whole recurrent term of n, *including its
+bias*: ``u_n = h_prev Wh_n + bh_n``. So bx_n and bh_n are not
+interchangeable (bx_n is added outside r, bh_n inside) and the GRU needs
+**two** bias vectors, ``bx`` and ``bh``. (For r and z only the sums
+bx_r + bh_r and bx_z + bh_z matter, as in the LSTM.)
+
+Gate order in every fused array (``Wx``, ``Wh``, ``bx``, ``bh``, ``a``,
+``u``) is **r, z, n**, PyTorch's order: the two sigmoid gates first, so one
+``sigmoid`` call covers ``[:, :2H]``. (Keras uses z, r, n; ``GRU`` converts.)
+
+Backward, with sigma' = s(1 - s) and tanh' = 1 - t^2 from the stored
+activations::
+
+    dn = dh * (1 - z)                            h = (1 - z) * n + ...
+    dz = dh * (h_prev - n)                       h = n + z * (h_prev - n)
+    da_n = dn * (1 - n^2)                        n = tanh(a_n + r * u_n)
+    dr = da_n * u_n
+    da_r = dr * r (1 - r),  da_z = dz * z (1 - z)
+    du = [da_r, da_z, da_n * r]                  r and z see a + u; n sees a + r u
+    dh_prev = du Wh^T + dh * z                   through u, and directly
+
+The sequence functions have the structure of ``lstm_np.layer``: one GEMM for
+the input projections of all T steps, one recurrent GEMM per step, and a
+backward pass that collects ``da_t`` and ``du_t`` for every step and then
+forms the weight gradients and ``dx`` with one GEMM each. Masks mean the
+same as for the LSTM: at a padded step (``mask[b, t] = 0``) the state passes
+through unchanged, the output is zero, and no gradient is received or passed.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._checks import as_float_array, as_mask
+from .cell import sigmoid
+from .layer import _as_float_dtype, _as_rng, _orthogonal
+
+__all__ = [
+    "GATES",
+    "GRU",
+    "GRUCache",
+    "gru_forward",
+    "gru_backward",
+    "gates_forward",
+    "gates_backward",
+    "step_forward",
+    "step_backward",
+    "init_gru_params",
+]
+
+#: Gate order along the fused 3H axis (PyTorch's).
+GATES = ("r", "z", "n")
+
+# Keras's gate order (its "h" is our candidate n).
+_KERAS_GATES = ("z", "r", "n")
+
+
+# --------------------------------------------------------------------------- one step
+
+
+def gates_forward(a, u, h_prev, out=None):
+    """Element-wise half of a step: from the two projections to the new state.
+
+    Parameters
+    ----------
+    a : (B, 3H) ndarray
+        Input projections ``x Wx + bx``, gate order r, z, n. Left unchanged
+        unless ``out`` is ``a``.
+    u : (B, 3H) ndarray
+        Recurrent projections ``h_prev Wh + bh``, gate order r, z, n.
+    h_prev : (B, H) ndarray
+    out : (B, 3H) ndarray, optional
+        Buffer for the activations (may be ``a`` itself, to overwrite).
+
+    Returns
+    -------
+    act : (B, 3H) ndarray
+        r, z, n (after the nonlinearities); backward takes the derivatives
+        from these stored values.
+    h : (B, H) ndarray
+        New hidden state.
+    """
+    H = h_prev.shape[-1]
+    act = out if out is not None else np.empty_like(a)
+    sigmoid(a[:, : 2 * H] + u[:, : 2 * H], out=act[:, : 2 * H])
+    r, z = act[:, :H], act[:, H : 2 * H]
+    np.tanh(a[:, 2 * H :] + r * u[:, 2 * H :], out=act[:, 2 * H :])
+    n = act[:, 2 * H :]
+
+    h = (1.0 - z) * n + z * h_prev
+    return act, h
+
+
+def gates_backward(dh, act, u_n, h_prev, out_a=None, out_u=None):
+    """Element-wise half of a step's backward pass.
+
+    Parameters
+    ----------
+    dh : (B, H) ndarray
+        Gradient of the loss at this step's h.
+    act : (B, 3H) ndarray
+        r, z, n as returned by ``gates_forward``.
+    u_n : (B, H) ndarray
+        The candidate's recurrent projection ``h_prev Wh_n + bh_n``.
+    h_prev : (B, H) ndarray
+    out_a, out_u : (B, 3H) ndarray, optional
+        Buffers for ``da`` and ``du``.
+
+    Returns
+    -------
+    da : (B, 3H) ndarray
+        Gradient at the input projections ``a`` (gate order r, z, n).
+    du : (B, 3H) ndarray
+        Gradient at the recurrent projections ``u``; equal to ``da`` in the
+        r and z blocks, ``da_n * r`` in the n block.
+    dh_direct : (B, H) ndarray
+        The part of dL/dh_prev through ``z * h_prev``; the caller adds
+        ``du Wh^T``.
+
+    Inputs are never modified.
+    """
+    H = h_prev.shape[-1]
+    r, z, n = act[:, :H], act[:, H : 2 * H], act[:, 2 * H :]
+    da = out_a if out_a is not None else np.empty_like(act)
+    du = out_u if out_u is not None else np.empty_like(act)
+    da_r, da_z, da_n = da[:, :H], da[:, H : 2 * H], da[:, 2 * H :]
+
+    dn = dh * (1.0 - z)                                # h = (1 - z) * n + ...
+    dz = dh * (h_prev - n)                             # h = n + z * (h_prev - n)
+    np.multiply(dn, 1.0 - n**2, out=da_n)              # n = tanh(a_n + r * u_n)
+    np.multiply(da_n * u_n, r * (1.0 - r), out=da_r)   # r = sigma(a_r + u_r)
+    np.multiply(dz, z * (1.0 - z), out=da_z)           # z = sigma(a_z + u_z)
+
+    du[:, : 2 * H] = da[:, : 2 * H]                    # r and z see a + u
+    np.multiply(da_n, r, out=du[:, 2 * H :])           # n sees a_n + r * u_n
+    dh_direct = dh * z                                 # h = ... + z * h_prev
+    return da, du, dh_direct
+
+
+def step_forward(x, h_prev, Wx, Wh, bx, bh):
+    """One GRU step.
+
+    Parameters
+    ----------
+    x : (B, D) ndarray
+    h_prev : (B, H) ndarray
+    Wx : (D, 3H) ndarray
+        Input weights, gate order r, z, n.
+    Wh : (H, 3H) ndarray
+        Recurrent weights, gate order r, z, n.
+    bx, bh : (3H,) ndarray
+        Input and recurrent biases (``bh``'s n block sits inside ``r * (...)``).
+
+    Returns
+    -------
+    h : (B, H) ndarray
+        New hidden state.
+    cache : tuple
+        What ``step_backward`` needs: (x, h_prev, Wx, Wh, act, u_n).
+    """
+    H = h_prev.shape[-1]
+    a = x @ Wx + bx
+    u = h_prev @ Wh + bh
+    act, h = gates_forward(a, u, h_prev)
+    return h, (x, h_prev, Wx, Wh, act, u[:, 2 * H :])
+
+
+def step_backward(dh, cache):
+    """Backward pass of one GRU step.
+
+    Parameters
+    ----------
+    dh : (B, H) ndarray
+        Gradient of the loss with respect to this step's h.
+    cache : tuple
+        From ``step_forward``.
+
+    Returns
+    -------
+    dx : (B, D) ndarray
+    dh_prev : (B, H) ndarray
+    grads : dict
+        ``{"Wx": (D, 3H), "Wh": (H, 3H), "bx": (3H,), "bh": (3H,)}``.
+    """
+    x, h_prev, Wx, Wh, act, u_n = cache
+    da, du, dh_direct = gates_backward(dh, act, u_n, h_prev)
+    dx = da @ Wx.T
+    dh_prev = du @ Wh.T + dh_direct
+    grads = {"Wx": x.T @ da, "Wh": h_prev.T @ du, "bx": da.sum(axis=0), "bh": du.sum(axis=0)}
+    return dx, dh_prev, grads
+
+
+# --------------------------------------------------------------------------- the sequence
+
+
+class GRUCache(NamedTuple):
+    """What the forward pass keeps for backward (time-major arrays)."""
+
+    x: np.ndarray        # (T*B, D)    inputs, time-major, flattened
+    act: np.ndarray      # (T, B, 3H)  gate activations r, z, n
+    u_n: np.ndarray      # (T, B, H)   candidate's recurrent projection h_prev Wh_n + bh_n
+    hs: np.ndarray       # (T+1, B, H) carried hidden state; hs[0] = h0
+    mask: np.ndarray | None  # (T, B, 1) or None
+    Wx: np.ndarray
+    Wh: np.ndarray
+
+
+def gru_forward(x, Wx, Wh, bx, bh, h0, mask=None):
+    """Run the GRU over a sequence (no argument checks: see ``GRU.forward``).
+
+    Parameters
+    ----------
+    x : (B, T, D) ndarray
+    Wx : (D, 3H), Wh : (H, 3H), bx : (3H,), bh : (3H,) ndarray
+    h0 : (B, H) ndarray
+        Initial state.
+    mask : (B, T) ndarray of 0/1 in x's dtype, optional
+
+    Returns
+    -------
+    out : (B, T, H) ndarray
+        Hidden state after each step (zero at padded steps).
+    h_T : (B, H) ndarray
+        Final state (carried through trailing padded steps).
+    cache : GRUCache
+    """
+    B, T, D = x.shape
+    H = Wh.shape[0]
+    xt = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * B, D)
+    # One GEMM for the input projections of every step; the per-step loop
+    # then overwrites each slice with that step's activations r, z, n.
+    act = (xt @ Wx + bx).reshape(T, B, 3 * H)
+    u_n = np.empty((T, B, H), dtype=x.dtype)
+    hs = np.empty((T + 1, B, H), dtype=x.dtype)
+    hs[0] = h0
+    m = None if mask is None else np.ascontiguousarray(mask.T)[:, :, None]
+
+    for t in range(T):
+        u = hs[t] @ Wh + bh
+        _, h = gates_forward(act[t], u, hs[t], out=act[t])
+        u_n[t] = u[:, 2 * H :]
+        if m is None:
+            hs[t + 1] = h
+        else:  # a padded step carries the previous state through unchanged
+            np.copyto(hs[t + 1], np.where(m[t], h, hs[t]))
+
+    out = hs[1:] if m is None else hs[1:] * m
+    out = np.ascontiguousarray(out.transpose(1, 0, 2))
+    return out, hs[T].copy(), GRUCache(xt, act, u_n, hs, m, Wx, Wh)
+
+
+def gru_backward(dout, cache, dh_T=None):
+    """Backpropagation through time (no argument checks: see ``GRU.backward``).
+
+    Parameters
+    ----------
+    dout : (B, T, H) ndarray
+        Gradient of the loss with respect to ``out``.
+    cache : GRUCache
+        From ``gru_forward``.
+    dh_T : (B, H) ndarray, optional
+        Gradient arriving at the final state (e.g. from a later chunk).
+
+    Returns
+    -------
+    dx : (B, T, D) ndarray
+    dh0 : (B, H) ndarray
+    grads : dict
+        ``{"Wx": (D, 3H), "Wh": (H, 3H), "bx": (3H,), "bh": (3H,)}``.
+    """
+    xt, act, u_n, hs, m, Wx, Wh = cache
+    T, B, H3 = act.shape
+    H = H3 // 3
+    D = xt.shape[1]
+    dout_t = dout.transpose(1, 0, 2)  # (T, B, H) view, never written to
+    da, du = np.empty_like(act), np.empty_like(act)
+    dh = np.zeros((B, H), dtype=act.dtype) if dh_T is None else dh_T.copy()
+
+    for t in reversed(range(T)):
+        dh_t = dh + dout_t[t]  # from the next step and from this step's output
+        if m is None:
+            _, _, dh_direct = gates_backward(dh_t, act[t], u_n[t], hs[t], out_a=da[t], out_u=du[t])
+            dh = du[t] @ Wh.T + dh_direct
+        else:
+            # Where m = 0 the carried state is the previous one: the gradient
+            # skips the step, and the step's own output gradient is dropped.
+            _, _, dh_direct = gates_backward(m[t] * dh_t, act[t], u_n[t], hs[t], out_a=da[t], out_u=du[t])
+            dh = du[t] @ Wh.T + dh_direct + (1 - m[t]) * dh
+
+    da_flat, du_flat = da.reshape(T * B, H3), du.reshape(T * B, H3)
+    grads = {
+        "Wx": xt.T @ da_flat,
+        "Wh": hs[:-1].reshape(T * B, H).T @ du_flat,
+        "bx": da_flat.sum(axis=0),
+        "bh": du_flat.sum(axis=0),
+    }
+    dx = (da_flat @ Wx.T).reshape(T, B, D).transpose(1, 0, 2)
+    return np.ascontiguousarray(dx), dh, grads
+
+
+def init_gru_params(input_size, hidden_size, rng, dtype=np.float64):
+    """Initial parameters: Glorot-uniform Wx, orthogonal Wh blocks, zero biases.
+
+    Each gate's block of ``Wx`` is drawn from U(-a, a) with
+    a = sqrt(6 / (D + H)); each gate's block of ``Wh`` is a random orthogonal
+    (H, H) matrix; ``bx`` and ``bh`` are zero.
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+        D and H.
+    rng : numpy.random.Generator
+    dtype : float32 or float64
+
+    Returns
+    -------
+    dict
+        ``{"Wx": (D, 3H), "Wh": (H, 3H), "bx": (3H,), "bh": (3H,)}``.
+    """
+    D, H = input_size, hidden_size
+    a = np.sqrt(6.0 / (D + H))
+    Wx = rng.uniform(-a, a, size=(D, 3 * H))
+    Wh = np.concatenate([_orthogonal(H, rng) for _ in GATES], axis=1)
+    return {
+        "Wx": Wx.astype(dtype),
+        "Wh": Wh.astype(dtype),
+        "bx": np.zeros(3 * H, dtype),
+        "bh": np.zeros(3 * H, dtype),
+    }
+
+
+def _reorder_gates(a, src, dst, axis):
+    """Permute the three gate blocks of ``a`` along ``axis`` from order src to dst."""
+    blocks = np.split(a, 3, axis=axis)
+    return np.concatenate([blocks[src.index(k)] for k in dst], axis=axis)
+
+
+# --------------------------------------------------------------------------- the layer
+
+
+class GRU:
+    """A single-layer GRU over sequences, with explicit BPTT.
+
+    Same interface as ``RNN`` (and, with its extra cell state, ``LSTM``), so
+    models can swap the cell.
+
+    Parameters
+    ----------
+    input_size : int
+        D, features per time step.
+    hidden_size : int
+        H, hidden units.
+    rng : numpy.random.Generator or int or None
+        Source of the initial weights (an int is a seed).
+    dtype : float32 or float64
+        Dtype of the parameters; inputs must have the same dtype.
+
+    Attributes
+    ----------
+    params : dict of ndarray
+        ``"Wx"`` (D, 3H), ``"Wh"`` (H, 3H), ``"bx"`` (3H,), ``"bh"`` (3H,);
+        gate order r, z, n. Optimizers update these arrays in place.
+    grads : dict of ndarray
+        Same names and shapes; overwritten by each ``backward``.
+
+    Examples
+    --------
+    >>> gru = GRU(input_size=3, hidden_size=4, rng=0)
+    >>> x = np.random.default_rng(1).standard_normal((2, 5, 3))   # (B, T, D)
+    >>> out, h, cache = gru.forward(x)
+    >>> out.shape, h.shape
+    ((2, 5, 4), (2, 4))
+    >>> dx, dh0 = gru.backward(np.ones_like(out), cache)
+    """
+
+    def __init__(self, input_size, hidden_size, *, rng=None, dtype=np.float64):
+        for name, v in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.dtype = _as_float_dtype(dtype)
+        self.params = init_gru_params(self.input_size, self.hidden_size, _as_rng(rng), self.dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def __repr__(self):
+        return f"GRU(input_size={self.input_size}, hidden_size={self.hidden_size}, dtype={self.dtype.name})"
+
+    def forward(self, x, h0=None, mask=None):
+        """Run the GRU over a batch of sequences.
+
+        Parameters
+        ----------
+        x : (B, T, D) ndarray
+        h0 : (B, H) ndarray, optional
+            Initial hidden state; zeros when omitted.
+        mask : (B, T) array of 0/1 (bool, int or float), optional
+            1 for a real step, 0 for padding (see the module docstring).
+
+        Returns
+        -------
+        out : (B, T, H) ndarray
+            Hidden state after each step; zero at padded steps.
+        h_T : (B, H) ndarray
+            Final state, to continue with the next chunk of the sequences.
+        cache : GRUCache
+            Pass to ``backward``.
+        """
+        D, H, dt = self.input_size, self.hidden_size, self.dtype
+        x = as_float_array("x", x, ("B", "T", "D"), (None, None, D), dt)
+        B, T, _ = x.shape
+        if T == 0 or B == 0:
+            raise ValueError(f"x has shape {x.shape}; expected at least one sequence and one time step")
+        h0 = np.zeros((B, H), dt) if h0 is None else as_float_array("h0", h0, ("B", "H"), (B, H), dt)
+        if mask is not None:
+            mask = as_mask("mask", mask, ("B", "T"), (B, T), dt)
+        p = self.params
+        return gru_forward(x, p["Wx"], p["Wh"], p["bx"], p["bh"], h0, mask)
+
+    def backward(self, dout, cache, dh_T=None):
+        """Backpropagation through time; stores the parameter gradients in ``grads``.
+
+        Parameters
+        ----------
+        dout : (B, T, H) ndarray
+            Gradient of the loss with respect to ``out``.
+        cache : GRUCache
+            From ``forward``.
+        dh_T : (B, H) ndarray, optional
+            Gradient arriving at the final state (from a later chunk, or a
+            loss on ``h_T``).
+
+        Returns
+        -------
+        dx : (B, T, D) ndarray
+        dh0 : (B, H) ndarray
+            Gradient for the initial state (pass to the previous chunk).
+        """
+        if not isinstance(cache, GRUCache):
+            raise TypeError(f"cache must be the GRUCache returned by forward; got {type(cache).__name__}")
+        T, B, _ = cache.act.shape
+        H, dt = self.hidden_size, self.dtype
+        dout = as_float_array("dout", dout, ("B", "T", "H"), (B, T, H), dt)
+        if dh_T is not None:
+            dh_T = as_float_array("dh_T", dh_T, ("B", "H"), (B, H), dt)
+        dx, dh0, grads = gru_backward(dout, cache, dh_T)
+        for k, g in grads.items():
+            self.grads[k][...] = g
+        return dx, dh0
+
+    # ------------------------------------------------------------------ weight exchange
+
+    def to_torch(self):
+        """Weights as a PyTorch ``nn.GRU`` (single layer) state dict of NumPy arrays.
+
+        PyTorch's rows are in the order r, z, n, like ours, and its two
+        biases are exactly ours: ``weight_ih_l0`` (3H, D) = ``Wx^T``,
+        ``weight_hh_l0`` (3H, H) = ``Wh^T``, ``bias_ih_l0`` (3H,) = ``bx``,
+        ``bias_hh_l0`` (3H,) = ``bh``. (Unlike the LSTM's, the two biases
+        cannot be merged: PyTorch applies r to ``W_hn h + b_hn``.)
+        """
+        p = self.params
+        return {
+            "weight_ih_l0": p["Wx"].T.copy(),
+            "weight_hh_l0": p["Wh"].T.copy(),
+            "bias_ih_l0": p["bx"].copy(),
+            "bias_hh_l0": p["bh"].copy(),
+        }
+
+    @classmethod
+    def from_torch(cls, state_dict, dtype=None):
+        """Build a GRU from a PyTorch ``nn.GRU`` state dict (single layer).
+
+        Parameters
+        ----------
+        state_dict : mapping of str to array
+            ``weight_ih_l0`` (3H, D), ``weight_hh_l0`` (3H, H) and, unless the
+            module had ``bias=False``, ``bias_ih_l0`` and ``bias_hh_l0``
+            (3H,), gate order r, z, n. Convert tensors first:
+            ``{k: v.detach().numpy() for k, v in m.state_dict().items()}``.
+        dtype : float32 or float64, optional
+            Defaults to the dtype of ``weight_ih_l0``.
+
+        Returns
+        -------
+        GRU
+            With ``Wx = W_ih^T``, ``Wh = W_hh^T``, ``bx = b_ih``,
+            ``bh = b_hh``; its outputs equal the PyTorch module's
+            (``batch_first=True``) for the same inputs.
+        """
+        known = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}
+        extra = sorted(set(state_dict) - known)
+        if extra:
+            raise ValueError(
+                f"state_dict has keys {extra} that a single-layer, unidirectional nn.GRU "
+                "does not have; only weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0 are supported"
+            )
+        for k in ("weight_ih_l0", "weight_hh_l0"):
+            if k not in state_dict:
+                raise ValueError(f"state_dict is missing {k!r}")
+        W_ih = np.asarray(state_dict["weight_ih_l0"])
+        dtype = _as_float_dtype(W_ih.dtype if dtype is None else dtype)
+        if W_ih.ndim != 2 or W_ih.shape[0] % 3:
+            raise ValueError(f"weight_ih_l0 has shape {W_ih.shape}; expected (3H, D)")
+        H, D = W_ih.shape[0] // 3, W_ih.shape[1]
+        W_ih = as_float_array("weight_ih_l0", W_ih.astype(dtype), ("3H", "D"), (3 * H, D), dtype)
+        W_hh = as_float_array(
+            "weight_hh_l0", np.asarray(state_dict["weight_hh_l0"]).astype(dtype), ("3H", "H"), (3 * H, H), dtype
+        )
+        b_ih, b_hh = (
+            as_float_array(k, np.asarray(state_dict[k]).astype(dtype), ("3H",), (3 * H,), dtype)
+            if k in state_dict
+            else np.zeros(3 * H, dtype)
+            for k in ("bias_ih_l0", "bias_hh_l0")
+        )
+        return cls._from_params(Wx=W_ih.T, Wh=W_hh.T, bx=b_ih, bh=b_hh)
+
+    def to_keras(self):
+        """Weights as a Keras ``GRU`` layer's ``get_weights()`` list (``reset_after=True``).
+
+        Keras (default ``reset_after=True``, tanh and sigmoid) computes the
+        same function with gate columns in the order z, r, h (h is our n)
+        and ``h = z * h_prev + (1 - z) * hh``, the same as PyTorch.
+
+        Returns
+        -------
+        list of ndarray
+            ``[kernel (D, 3H), recurrent_kernel (H, 3H), bias (2, 3H)]``,
+            ``bias[0]`` the input bias and ``bias[1]`` the recurrent bias;
+            load with ``layer.set_weights(...)``.
+        """
+        p = self.params
+        kernel = _reorder_gates(p["Wx"], GATES, _KERAS_GATES, axis=1)
+        rec = _reorder_gates(p["Wh"], GATES, _KERAS_GATES, axis=1)
+        bias = np.stack([_reorder_gates(p[k], GATES, _KERAS_GATES, axis=0) for k in ("bx", "bh")])
+        return [kernel, rec, bias]
+
+    @classmethod
+    def from_keras(cls, weights, dtype=None):
+        """Build a GRU from a Keras ``GRU`` layer's ``get_weights()`` list.
+
+        Parameters
+        ----------
+        weights : sequence of array
+            ``[kernel (D, 3H), recurrent_kernel (H, 3H), bias (2, 3H)]``,
+            gate order z, r, h, ``bias`` = [input bias, recurrent bias]; the
+            bias may be left out (``use_bias=False``). The layer must use
+            ``reset_after=True`` (the default; a (3H,) bias means
+            ``reset_after=False``, a different function) and the default
+            activations (tanh, sigmoid).
+        dtype : float32 or float64, optional
+            Defaults to the kernel's dtype.
+
+        Returns
+        -------
+        GRU
+            With ``Wx = kernel``, ``Wh = recurrent_kernel``,
+            ``bx = bias[0]``, ``bh = bias[1]`` (gate blocks reordered to
+            r, z, n).
+        """
+        if len(weights) not in (2, 3):
+            raise ValueError(
+                f"weights has {len(weights)} arrays; expected [kernel, recurrent_kernel, bias] "
+                "(or the first two when use_bias=False)"
+            )
+        kernel = np.asarray(weights[0])
+        dtype = _as_float_dtype(kernel.dtype if dtype is None else dtype)
+        if kernel.ndim != 2 or kernel.shape[1] % 3:
+            raise ValueError(f"kernel has shape {kernel.shape}; expected (D, 3H)")
+        D, H = kernel.shape[0], kernel.shape[1] // 3
+        kernel = as_float_array("kernel", kernel.astype(dtype), ("D", "3H"), (D, 3 * H), dtype)
+        rec = as_float_array(
+            "recurrent_kernel", np.asarray(weights[1]).astype(dtype), ("H", "3H"), (H, 3 * H), dtype
+        )
+        if len(weights) == 3:
+            bias = np.asarray(weights[2])
+            if bias.shape == (3 * H,):
+                raise ValueError(
+                    f"bias has shape {bias.shape}: a Keras GRU with reset_after=False, which applies r "
+                    "before the recurrent matrix; only reset_after=True (the default) is supported"
+                )
+            bias = as_float_array("bias", bias.astype(dtype), ("2", "3H"), (2, 3 * H), dtype)
+        else:
+            bias = np.zeros((2, 3 * H), dtype)
+        return cls._from_params(
+            Wx=_reorder_gates(kernel, _KERAS_GATES, GATES, axis=1),
+            Wh=_reorder_gates(rec, _KERAS_GATES, GATES, axis=1),
+            bx=_reorder_gates(bias[0], _KERAS_GATES, GATES, axis=0),
+            bh=_reorder_gates(bias[1], _KERAS_GATES, GATES, axis=0),
+        )
+
+    @classmethod
+    def _from_params(cls, Wx, Wh, bx, bh):
+        layer = cls.__new__(cls)
+        layer.input_size, layer.hidden_size = Wx.shape[0], Wh.shape[0]
+        layer.dtype = Wx.dtype
+        layer.params = {
+            "Wx": np.ascontiguousarray(Wx),
+            "Wh": np.ascontiguousarray(Wh),
+            "bx": np.array(bx),
+            "bh": np.array(bh),
+        }
+        layer.grads = {k: np.zeros_like(v) for k, v in layer.params.items()}
+        return layer

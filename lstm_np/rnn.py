@@ -1,0 +1,450 @@
+"""The vanilla (Elman) RNN: one step, the sequence with BPTT, and weight exchange.
+
+For one time step and a batch of B rows::
+
+    z = x Wx + h_prev Wh + b                     pre-activation, (B, H)
+    h = tanh(z)                                  new hidden state
+
+and backward, with tanh' = 1 - h^2 taken from the stored output::
+
+    dz = dh * (1 - h^2)
+    dx = dz Wx^T,   dh_prev = dz Wh^T,   dWx = x^T dz,   dWh = h_prev^T dz,   db = sum(dz)
+
+The gradient reaching h_prev is dh multiplied by (1 - h^2) and by Wh^T at
+*every* step, so over many steps it shrinks or grows geometrically: the
+vanishing/exploding gradient that the LSTM's additive cell path avoids.
+
+Parameters (``RNN.params``; gradients under the same names in ``RNN.grads``)::
+
+    Wx : (D, H)   input weights
+    Wh : (H, H)   recurrent weights
+    b  : (H,)     bias
+
+The sequence functions have the structure of ``lstm_np.layer``: one GEMM for
+the input projections of all T steps, one recurrent GEMM per step, and a
+backward pass that collects ``dz_t`` for every step and then forms ``dWx``,
+``dWh``, ``db`` and ``dx`` with one GEMM each. Masks mean the same as for the
+LSTM: at a padded step (``mask[b, t] = 0``) the state passes through
+unchanged, the output is zero, and no gradient is received or passed.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._checks import as_float_array, as_mask
+from .layer import _as_float_dtype, _as_rng, _orthogonal
+
+__all__ = ["RNN", "RNNCache", "rnn_forward", "rnn_backward", "step_forward", "step_backward", "init_rnn_params"]
+
+
+# --------------------------------------------------------------------------- one step
+
+
+def step_forward(x, h_prev, Wx, Wh, b):
+    """One RNN step.
+
+    Parameters
+    ----------
+    x : (B, D) ndarray
+    h_prev : (B, H) ndarray
+    Wx : (D, H), Wh : (H, H), b : (H,) ndarray
+
+    Returns
+    -------
+    h : (B, H) ndarray
+        New hidden state.
+    cache : tuple
+        What ``step_backward`` needs: (x, h_prev, Wx, Wh, h).
+    """
+    z = x @ Wx + h_prev @ Wh + b
+    h = np.tanh(z)
+    return h, (x, h_prev, Wx, Wh, h)
+
+
+def step_backward(dh, cache):
+    """Backward pass of one RNN step.
+
+    Parameters
+    ----------
+    dh : (B, H) ndarray
+        Gradient of the loss with respect to this step's h.
+    cache : tuple
+        From ``step_forward``.
+
+    Returns
+    -------
+    dx : (B, D) ndarray
+    dh_prev : (B, H) ndarray
+    grads : dict
+        ``{"Wx": (D, H), "Wh": (H, H), "b": (H,)}``.
+    """
+    x, h_prev, Wx, Wh, h = cache
+    dz = dh * (1.0 - h**2)  # h = tanh(z)
+    dx = dz @ Wx.T
+    dh_prev = dz @ Wh.T
+    grads = {"Wx": x.T @ dz, "Wh": h_prev.T @ dz, "b": dz.sum(axis=0)}
+    return dx, dh_prev, grads
+
+
+# --------------------------------------------------------------------------- the sequence
+
+
+class RNNCache(NamedTuple):
+    """What the forward pass keeps for backward (time-major arrays)."""
+
+    x: np.ndarray        # (T*B, D)    inputs, time-major, flattened
+    act: np.ndarray      # (T, B, H)   each step's tanh output (before masking)
+    hs: np.ndarray       # (T+1, B, H) carried hidden state; hs[0] = h0
+    mask: np.ndarray | None  # (T, B, 1) or None
+    Wx: np.ndarray
+    Wh: np.ndarray
+
+
+def rnn_forward(x, Wx, Wh, b, h0, mask=None):
+    """Run the RNN over a sequence (no argument checks: see ``RNN.forward``).
+
+    Parameters
+    ----------
+    x : (B, T, D) ndarray
+    Wx : (D, H), Wh : (H, H), b : (H,) ndarray
+    h0 : (B, H) ndarray
+        Initial state.
+    mask : (B, T) ndarray of 0/1 in x's dtype, optional
+
+    Returns
+    -------
+    out : (B, T, H) ndarray
+        Hidden state after each step (zero at padded steps).
+    h_T : (B, H) ndarray
+        Final state (carried through trailing padded steps).
+    cache : RNNCache
+    """
+    B, T, D = x.shape
+    H = Wh.shape[0]
+    xt = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * B, D)
+    # One GEMM for the input projections of every step; the loop adds the
+    # recurrent term and overwrites each slice with that step's tanh output.
+    act = (xt @ Wx + b).reshape(T, B, H)
+    hs = np.empty((T + 1, B, H), dtype=x.dtype)
+    hs[0] = h0
+    m = None if mask is None else np.ascontiguousarray(mask.T)[:, :, None]
+
+    for t in range(T):
+        z = act[t]
+        z += hs[t] @ Wh
+        h = np.tanh(z, out=z)
+        if m is None:
+            hs[t + 1] = h
+        else:  # a padded step carries the previous state through unchanged
+            np.copyto(hs[t + 1], np.where(m[t], h, hs[t]))
+
+    out = hs[1:] if m is None else hs[1:] * m
+    out = np.ascontiguousarray(out.transpose(1, 0, 2))
+    return out, hs[T].copy(), RNNCache(xt, act, hs, m, Wx, Wh)
+
+
+def rnn_backward(dout, cache, dh_T=None):
+    """Backpropagation through time (no argument checks: see ``RNN.backward``).
+
+    Parameters
+    ----------
+    dout : (B, T, H) ndarray
+        Gradient of the loss with respect to ``out``.
+    cache : RNNCache
+        From ``rnn_forward``.
+    dh_T : (B, H) ndarray, optional
+        Gradient arriving at the final state (e.g. from a later chunk).
+
+    Returns
+    -------
+    dx : (B, T, D) ndarray
+    dh0 : (B, H) ndarray
+    grads : dict
+        ``{"Wx": (D, H), "Wh": (H, H), "b": (H,)}``.
+    """
+    xt, act, hs, m, Wx, Wh = cache
+    T, B, H = act.shape
+    D = xt.shape[1]
+    dout_t = dout.transpose(1, 0, 2)  # (T, B, H) view, never written to
+    dz = np.empty_like(act)
+    dh = np.zeros((B, H), dtype=act.dtype) if dh_T is None else dh_T.copy()
+
+    for t in reversed(range(T)):
+        dh_t = dh + dout_t[t]  # from the next step and from this step's output
+        if m is None:
+            np.multiply(dh_t, 1.0 - act[t] ** 2, out=dz[t])  # h = tanh(z)
+            dh = dz[t] @ Wh.T
+        else:
+            # Where m = 0 the carried state is the previous one: the gradient
+            # skips the step, and the step's own output gradient is dropped.
+            np.multiply(m[t] * dh_t, 1.0 - act[t] ** 2, out=dz[t])
+            dh = dz[t] @ Wh.T + (1 - m[t]) * dh
+
+    dz_flat = dz.reshape(T * B, H)
+    grads = {
+        "Wx": xt.T @ dz_flat,
+        "Wh": hs[:-1].reshape(T * B, H).T @ dz_flat,
+        "b": dz_flat.sum(axis=0),
+    }
+    dx = (dz_flat @ Wx.T).reshape(T, B, D).transpose(1, 0, 2)
+    return np.ascontiguousarray(dx), dh, grads
+
+
+def init_rnn_params(input_size, hidden_size, rng, dtype=np.float64):
+    """Initial parameters: Glorot-uniform Wx, orthogonal Wh, zero bias.
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+        D and H.
+    rng : numpy.random.Generator
+    dtype : float32 or float64
+
+    Returns
+    -------
+    dict
+        ``{"Wx": (D, H), "Wh": (H, H), "b": (H,)}``; Wx ~ U(-a, a) with
+        a = sqrt(6 / (D + H)), Wh a random orthogonal matrix.
+    """
+    D, H = input_size, hidden_size
+    a = np.sqrt(6.0 / (D + H))
+    Wx = rng.uniform(-a, a, size=(D, H))
+    Wh = _orthogonal(H, rng)
+    return {"Wx": Wx.astype(dtype), "Wh": Wh.astype(dtype), "b": np.zeros(H, dtype)}
+
+
+# --------------------------------------------------------------------------- the layer
+
+
+class RNN:
+    """A single-layer tanh RNN over sequences, with explicit BPTT.
+
+    Same interface as ``GRU`` (and, with its extra cell state, ``LSTM``), so
+    models can swap the cell.
+
+    Parameters
+    ----------
+    input_size : int
+        D, features per time step.
+    hidden_size : int
+        H, hidden units.
+    rng : numpy.random.Generator or int or None
+        Source of the initial weights (an int is a seed).
+    dtype : float32 or float64
+        Dtype of the parameters; inputs must have the same dtype.
+
+    Attributes
+    ----------
+    params : dict of ndarray
+        ``"Wx"`` (D, H), ``"Wh"`` (H, H), ``"b"`` (H,). Optimizers update
+        these arrays in place.
+    grads : dict of ndarray
+        Same names and shapes; overwritten by each ``backward``.
+
+    Examples
+    --------
+    >>> rnn = RNN(input_size=3, hidden_size=4, rng=0)
+    >>> x = np.random.default_rng(1).standard_normal((2, 5, 3))   # (B, T, D)
+    >>> out, h, cache = rnn.forward(x)
+    >>> out.shape, h.shape
+    ((2, 5, 4), (2, 4))
+    >>> dx, dh0 = rnn.backward(np.ones_like(out), cache)
+    """
+
+    def __init__(self, input_size, hidden_size, *, rng=None, dtype=np.float64):
+        for name, v in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.dtype = _as_float_dtype(dtype)
+        self.params = init_rnn_params(self.input_size, self.hidden_size, _as_rng(rng), self.dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def __repr__(self):
+        return f"RNN(input_size={self.input_size}, hidden_size={self.hidden_size}, dtype={self.dtype.name})"
+
+    def forward(self, x, h0=None, mask=None):
+        """Run the RNN over a batch of sequences.
+
+        Parameters
+        ----------
+        x : (B, T, D) ndarray
+        h0 : (B, H) ndarray, optional
+            Initial hidden state; zeros when omitted.
+        mask : (B, T) array of 0/1 (bool, int or float), optional
+            1 for a real step, 0 for padding (see the module docstring).
+
+        Returns
+        -------
+        out : (B, T, H) ndarray
+            Hidden state after each step; zero at padded steps.
+        h_T : (B, H) ndarray
+            Final state, to continue with the next chunk of the sequences.
+        cache : RNNCache
+            Pass to ``backward``.
+        """
+        D, H, dt = self.input_size, self.hidden_size, self.dtype
+        x = as_float_array("x", x, ("B", "T", "D"), (None, None, D), dt)
+        B, T, _ = x.shape
+        if T == 0 or B == 0:
+            raise ValueError(f"x has shape {x.shape}; expected at least one sequence and one time step")
+        h0 = np.zeros((B, H), dt) if h0 is None else as_float_array("h0", h0, ("B", "H"), (B, H), dt)
+        if mask is not None:
+            mask = as_mask("mask", mask, ("B", "T"), (B, T), dt)
+        p = self.params
+        return rnn_forward(x, p["Wx"], p["Wh"], p["b"], h0, mask)
+
+    def backward(self, dout, cache, dh_T=None):
+        """Backpropagation through time; stores the parameter gradients in ``grads``.
+
+        Parameters
+        ----------
+        dout : (B, T, H) ndarray
+            Gradient of the loss with respect to ``out``.
+        cache : RNNCache
+            From ``forward``.
+        dh_T : (B, H) ndarray, optional
+            Gradient arriving at the final state (from a later chunk, or a
+            loss on ``h_T``).
+
+        Returns
+        -------
+        dx : (B, T, D) ndarray
+        dh0 : (B, H) ndarray
+            Gradient for the initial state (pass to the previous chunk).
+        """
+        if not isinstance(cache, RNNCache):
+            raise TypeError(f"cache must be the RNNCache returned by forward; got {type(cache).__name__}")
+        T, B, _ = cache.act.shape
+        H, dt = self.hidden_size, self.dtype
+        dout = as_float_array("dout", dout, ("B", "T", "H"), (B, T, H), dt)
+        if dh_T is not None:
+            dh_T = as_float_array("dh_T", dh_T, ("B", "H"), (B, H), dt)
+        dx, dh0, grads = rnn_backward(dout, cache, dh_T)
+        for k, g in grads.items():
+            self.grads[k][...] = g
+        return dx, dh0
+
+    # ------------------------------------------------------------------ weight exchange
+
+    def to_torch(self):
+        """Weights as a PyTorch ``nn.RNN`` (single layer, tanh) state dict of NumPy arrays.
+
+        PyTorch computes ``h = tanh(x W_ih^T + b_ih + h_prev W_hh^T + b_hh)``:
+        ``weight_ih_l0`` (H, D) is ``Wx`` transposed, ``weight_hh_l0`` (H, H)
+        is ``Wh`` transposed, ``bias_ih_l0`` (H,) holds ``b`` and
+        ``bias_hh_l0`` is zero, since only their sum matters.
+        """
+        p = self.params
+        return {
+            "weight_ih_l0": p["Wx"].T.copy(),
+            "weight_hh_l0": p["Wh"].T.copy(),
+            "bias_ih_l0": p["b"].copy(),
+            "bias_hh_l0": np.zeros_like(p["b"]),
+        }
+
+    @classmethod
+    def from_torch(cls, state_dict, dtype=None):
+        """Build an RNN from a PyTorch ``nn.RNN`` state dict (single layer, tanh).
+
+        Parameters
+        ----------
+        state_dict : mapping of str to array
+            ``weight_ih_l0`` (H, D), ``weight_hh_l0`` (H, H) and, unless the
+            module had ``bias=False``, ``bias_ih_l0`` and ``bias_hh_l0`` (H,).
+            Convert tensors first:
+            ``{k: v.detach().numpy() for k, v in m.state_dict().items()}``.
+            The module must use ``nonlinearity="tanh"`` (the default; a state
+            dict cannot tell).
+        dtype : float32 or float64, optional
+            Defaults to the dtype of ``weight_ih_l0``.
+
+        Returns
+        -------
+        RNN
+            With ``Wx = W_ih^T``, ``Wh = W_hh^T``, ``b = b_ih + b_hh``.
+        """
+        known = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}
+        extra = sorted(set(state_dict) - known)
+        if extra:
+            raise ValueError(
+                f"state_dict has keys {extra} that a single-layer, unidirectional nn.RNN "
+                "does not have; only weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0 are supported"
+            )
+        for k in ("weight_ih_l0", "weight_hh_l0"):
+            if k not in state_dict:
+                raise ValueError(f"state_dict is missing {k!r}")
+        W_ih = np.asarray(state_dict["weight_ih_l0"])
+        dtype = _as_float_dtype(W_ih.dtype if dtype is None else dtype)
+        if W_ih.ndim != 2:
+            raise ValueError(f"weight_ih_l0 has shape {W_ih.shape}; expected (H, D)")
+        H, D = W_ih.shape
+        W_ih = as_float_array("weight_ih_l0", W_ih.astype(dtype), ("H", "D"), (H, D), dtype)
+        W_hh = as_float_array(
+            "weight_hh_l0", np.asarray(state_dict["weight_hh_l0"]).astype(dtype), ("H", "H"), (H, H), dtype
+        )
+        b = np.zeros(H, dtype)
+        for k in ("bias_ih_l0", "bias_hh_l0"):
+            if k in state_dict:
+                b = b + as_float_array(k, np.asarray(state_dict[k]).astype(dtype), ("H",), (H,), dtype)
+        return cls._from_params(Wx=W_ih.T, Wh=W_hh.T, b=b)
+
+    def to_keras(self):
+        """Weights as a Keras ``SimpleRNN`` layer's ``get_weights()`` list.
+
+        Keras computes ``h = tanh(x kernel + bias + h_prev recurrent_kernel)``
+        (default activation), the same layout as ours.
+
+        Returns
+        -------
+        list of ndarray
+            ``[kernel (D, H), recurrent_kernel (H, H), bias (H,)]``.
+        """
+        return [self.params[k].copy() for k in ("Wx", "Wh", "b")]
+
+    @classmethod
+    def from_keras(cls, weights, dtype=None):
+        """Build an RNN from a Keras ``SimpleRNN`` layer's ``get_weights()`` list.
+
+        Parameters
+        ----------
+        weights : sequence of array
+            ``[kernel (D, H), recurrent_kernel (H, H), bias (H,)]``; the bias
+            may be left out (``use_bias=False``). Default activation (tanh).
+        dtype : float32 or float64, optional
+            Defaults to the kernel's dtype.
+
+        Returns
+        -------
+        RNN
+        """
+        if len(weights) not in (2, 3):
+            raise ValueError(
+                f"weights has {len(weights)} arrays; expected [kernel, recurrent_kernel, bias] "
+                "(or the first two when use_bias=False)"
+            )
+        kernel = np.asarray(weights[0])
+        dtype = _as_float_dtype(kernel.dtype if dtype is None else dtype)
+        if kernel.ndim != 2:
+            raise ValueError(f"kernel has shape {kernel.shape}; expected (D, H)")
+        D, H = kernel.shape
+        kernel = as_float_array("kernel", kernel.astype(dtype), ("D", "H"), (D, H), dtype)
+        rec = as_float_array("recurrent_kernel", np.asarray(weights[1]).astype(dtype), ("H", "H"), (H, H), dtype)
+        bias = (
+            as_float_array("bias", np.asarray(weights[2]).astype(dtype), ("H",), (H,), dtype)
+            if len(weights) == 3
+            else np.zeros(H, dtype)
+        )
+        return cls._from_params(Wx=kernel, Wh=rec, b=bias)
+
+    @classmethod
+    def _from_params(cls, Wx, Wh, b):
+        layer = cls.__new__(cls)
+        layer.input_size, layer.hidden_size = Wx.shape[0], Wh.shape[0]
+        layer.dtype = Wx.dtype
+        layer.params = {"Wx": np.ascontiguousarray(Wx), "Wh": np.ascontiguousarray(Wh), "b": b.copy()}
+        layer.grads = {k: np.zeros_like(v) for k, v in layer.params.items()}
+        return layer
