@@ -27,7 +27,7 @@ def _cmd_train(args):
     from .recommender.train import TrainConfig
 
     config = TrainConfig.for_data(
-        args.data, embed_dim=args.embed_dim, hidden_size=args.hidden_size, epochs=args.epochs, lr=args.lr,
+        args.data, cell=args.cell, embed_dim=args.embed_dim, hidden_size=args.hidden_size, epochs=args.epochs, lr=args.lr,
         batch_size=args.batch_size, seed=args.seed, dtype=args.dtype, patience=args.patience,
     )
     out = args.out or f"runs/{args.data}"
@@ -96,6 +96,7 @@ def build_parser():
     p = sub.add_parser("train", help="train the sequence recommender")
     p.add_argument("--data", choices=["movielens", "synthetic"], default="movielens",
                    help="MovieLens-100K (fetched and cached) or a small offline synthetic set")
+    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent layer (default lstm)")
     p.add_argument("--hidden-size", type=int, help=f"LSTM hidden units ({default('hidden_size')})")
     p.add_argument("--embed-dim", type=int, help=f"item embedding size ({default('embed_dim')})")
     p.add_argument("--epochs", type=int, help=f"most epochs ({default('epochs')})")

@@ -81,8 +81,9 @@ def test_items_unseen_in_training_get_the_unknown_row_and_a_finite_prediction():
 # --------------------------------------------------------------------------- gradients of the whole model
 
 
-def test_whole_model_gradients_match_numerical(exp):
-    model = RatingModel(exp.seqs.num_items, exp.seqs.num_users, 3.0, embed_dim=3, hidden_size=4, rng=2)
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_whole_model_gradients_match_numerical(exp, cell):
+    model = RatingModel(exp.seqs.num_items, exp.seqs.num_users, 3.0, embed_dim=3, hidden_size=4, rng=2, cell=cell)
     rng = np.random.default_rng(0)
     for p in model.params.values():  # move away from the zero/bias initialisation
         p += 0.3 * rng.standard_normal(p.shape)
@@ -226,14 +227,26 @@ def test_io_refuses_object_arrays(tmp_path):
 # --------------------------------------------------------------------------- recommendations and the command line
 
 
-def test_recommend_excludes_rated_items_and_sorts_by_score(exp):
-    model = RatingModel(exp.seqs.num_items, exp.seqs.num_users, 3.0, embed_dim=4, hidden_size=5, rng=3)
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_recommend_excludes_rated_items_and_sorts_by_score(exp, cell):
+    model = RatingModel(exp.seqs.num_items, exp.seqs.num_users, 3.0, embed_dim=4, hidden_size=5, rng=3, cell=cell)
     for p in model.params.values():
         p += 0.2 * np.random.default_rng(0).standard_normal(p.shape)
     items, scores = recommend(model, exp.seqs, user=0, top=3)
     rated = set(exp.seqs.item[exp.seqs.offsets[0] : exp.seqs.offsets[1]])
     assert len(items) == 3 and not rated & set(items) and UNKNOWN_ITEM not in items
     assert np.all(np.diff(scores) <= 0)
+    # scoring a candidate as the next step equals running the history with it appended
+    from lstm_np.recommender.sequences import Batch
+
+    n = int(np.diff(exp.seqs.offsets)[0])
+    seq = slice(exp.seqs.offsets[0], exp.seqs.offsets[1])
+    items = np.r_[exp.seqs.item[seq], items[0]][None, :]
+    prev = np.r_[0.0, exp.seqs.rating[seq] - 3.0][None, :]
+    known = np.r_[0.0, np.ones(n)][None, :]
+    ones = np.ones((1, n + 1))
+    full = Batch(np.array([0]), items, prev, known, ones, ones, ones, -ones.astype(int))
+    assert model.predict(full)[0, -1] == pytest.approx(scores[0], abs=1e-12)
 
 
 def test_cli_train_evaluate_recommend(tmp_path, capsys):
@@ -255,4 +268,7 @@ def test_cli_train_evaluate_recommend(tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("Top 4 unseen movies for user 3") and len(lines) == 5
     assert main(["recommend", str(out), "--user", "100000"]) == 2
+    assert main(["train", "--data", "synthetic", "--cell", "gru", "--epochs", "1", "--hidden-size", "4",
+                 "--embed-dim", "3", "--out", str(tmp_path / "gru"), "--no-progress"]) == 0
+    assert json.loads((tmp_path / "gru" / "metrics.json").read_text())["train"]["cell"] == "gru"
     assert main(["evaluate", str(tmp_path / "missing")]) == 2

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import TEST, TRAIN
+from ..data import TEST
 from .baselines import mae, rmse
-from .sequences import UNKNOWN_ITEM, Batch, UserSequences, make_batch
+from .sequences import Batch, UserSequences, make_batch
 
 __all__ = ["predict_part", "evaluate_part", "recommend"]
 
@@ -78,7 +78,7 @@ def recommend(model, seqs: UserSequences, user, top=10, exclude_rated=True):
     history = Batch(history.users, history.items, prev, known, history.target, history.step_mask,
                     history.score_mask, history.rows)
     _, cache = model.forward(history)
-    h, c = cache[-1]
+    state = cache[-1]  # (h, c) for the LSTM, h for the others
 
     candidates = np.arange(1, seqs.num_items)  # every known item (not the unknown row)
     if exclude_rated:
@@ -96,6 +96,10 @@ def recommend(model, seqs: UserSequences, user, top=10, exclude_rated=True):
         score_mask=np.ones((n, 1), dt),
         rows=np.full((n, 1), -1),
     )
-    scores = np.clip(model.forward(step, np.repeat(h, n, 0), np.repeat(c, n, 0))[0][:, 0], 1.0, 5.0)
+    if isinstance(state, tuple):
+        state = tuple(np.repeat(s, n, axis=0) for s in state)
+    else:
+        state = np.repeat(state, n, axis=0)
+    scores = np.clip(model.forward(step, state)[0][:, 0], 1.0, 5.0)
     best = np.argsort(-scores, kind="stable")[:top]
     return candidates[best], scores[best].astype(np.float64)

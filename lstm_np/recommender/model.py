@@ -21,11 +21,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..gru import GRU
 from ..layer import LSTM, _as_rng
 from ..layers import Dense, Embedding, masked_mse
+from ..rnn import RNN
 from .sequences import UNKNOWN_ITEM, Batch
 
-__all__ = ["RatingModel"]
+__all__ = ["RatingModel", "CELLS"]
+
+#: The recurrent layers the model can use; they share ``forward(x, mask=...)``
+#: and ``backward(dout, cache)``, and differ only in their state (the LSTM
+#: carries (h, c), the others h).
+CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 
 
 class RatingModel:
@@ -46,28 +53,35 @@ class RatingModel:
         H, LSTM hidden units.
     rng : numpy.random.Generator or int
     dtype : float32 or float64
+    cell : "lstm", "gru" or "rnn"
+        The recurrent layer (``CELLS``); the rest of the model is the same.
 
     Attributes
     ----------
     layers : dict of name -> layer
-        ``item_embed``, ``lstm``, ``head``, ``item_bias``, ``user_bias``.
+        ``item_embed``, the recurrent layer (named after ``cell``), ``head``,
+        ``item_bias``, ``user_bias``.
     params, grads : dict of "layer.param" -> ndarray
         The layers' own arrays (not copies): optimizers update the layers.
     config : dict
         The constructor's arguments, as saved with the model.
     """
 
-    def __init__(self, num_items, num_users, mean, *, embed_dim=32, hidden_size=64, rng=0, dtype=np.float64):
+    def __init__(self, num_items, num_users, mean, *, embed_dim=32, hidden_size=64, rng=0, dtype=np.float64,
+                 cell="lstm"):
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {sorted(CELLS)}; got {cell!r}")
         rng = _as_rng(rng)
         self.dtype = np.dtype(dtype)
         self.mean = float(mean)
+        self.cell = cell
         self.config = {
             "num_items": int(num_items), "num_users": int(num_users), "mean": self.mean,
-            "embed_dim": int(embed_dim), "hidden_size": int(hidden_size), "dtype": self.dtype.name,
+            "embed_dim": int(embed_dim), "hidden_size": int(hidden_size), "dtype": self.dtype.name, "cell": cell,
         }
         self.layers = {
             "item_embed": Embedding(num_items, embed_dim, rng=rng, dtype=dtype),
-            "lstm": LSTM(embed_dim + 2, hidden_size, rng=rng, dtype=dtype),
+            cell: CELLS[cell](embed_dim + 2, hidden_size, rng=rng, dtype=dtype),
             "head": Dense(hidden_size, 1, rng=rng, dtype=dtype, bias=mean),
             "item_bias": Embedding(num_items, 1, rng=rng, dtype=dtype, scale=0.0),
             "user_bias": Embedding(num_users, 1, rng=rng, dtype=dtype, scale=0.0),
@@ -95,14 +109,20 @@ class RatingModel:
         x = np.concatenate([e, batch.prev_rating[..., None], batch.prev_known[..., None]], axis=-1)
         return x, e_cache
 
-    def forward(self, batch: Batch, h0=None, c0=None):
+    def forward(self, batch: Batch, state=None):
         """Predicted ratings (B, T) for every step of ``batch``, and a cache.
 
-        ``h0, c0`` (B, H) start the LSTM from a given state (see ``recommend``).
+        ``state`` starts the recurrent layer from a given state (see
+        ``recommend``): ``(h0, c0)`` for the LSTM, ``h0`` for the others; the
+        final state is the last entry of the cache.
         """
         L = self.layers
         x, e_cache = self.inputs(batch)
-        out, state, lstm_cache = L["lstm"].forward(x, h0, c0, mask=batch.step_mask)
+        if self.cell == "lstm":
+            h0, c0 = (None, None) if state is None else state
+            out, state, lstm_cache = L["lstm"].forward(x, h0, c0, mask=batch.step_mask)
+        else:
+            out, state, lstm_cache = L[self.cell].forward(x, state, mask=batch.step_mask)
         y, head_cache = L["head"].forward(out)
         bi, bi_cache = L["item_bias"].forward(batch.items)
         bu, bu_cache = L["user_bias"].forward(batch.users)
@@ -116,7 +136,7 @@ class RatingModel:
         dout = L["head"].backward(dpred[..., None], head_cache)
         L["item_bias"].backward(dpred[..., None], bi_cache)
         L["user_bias"].backward(dpred.sum(axis=1, keepdims=True), bu_cache)
-        dx, _, _ = L["lstm"].backward(dout, lstm_cache)
+        dx = L[self.cell].backward(dout, lstm_cache)[0]
         L["item_embed"].backward(dx[..., : L["item_embed"].dim], e_cache)
 
     def loss(self, batch: Batch):

@@ -98,7 +98,7 @@ def new_model(exp: Experiment, bias_model, config: TrainConfig):
     """A RatingModel whose bias tables start from ``bias_model``."""
     seqs = exp.seqs
     model = RatingModel(seqs.num_items, seqs.num_users, bias_model.mu, embed_dim=config.embed_dim,
-                        hidden_size=config.hidden_size, rng=config.seed, dtype=config.dtype)
+                        hidden_size=config.hidden_size, rng=config.seed, dtype=config.dtype, cell=config.cell)
     b_item = bias_model.predict(np.full(seqs.num_items, -1), seqs.item_ids) - bias_model.mu
     b_user = bias_model.predict(seqs.user_ids, np.full(seqs.num_users, -1)) - bias_model.mu
     b_item[UNKNOWN_ITEM] = 0.0
@@ -143,7 +143,7 @@ def load_model(path, cache_dir=None):
         raise io.ModelFileError(f"{path}: holds {meta.get('kind')!r}, not a recommender model")
     cfg = meta["model"]
     model = RatingModel(cfg["num_items"], cfg["num_users"], cfg["mean"], embed_dim=cfg["embed_dim"],
-                        hidden_size=cfg["hidden_size"], rng=0, dtype=cfg["dtype"])
+                        hidden_size=cfg["hidden_size"], rng=0, dtype=cfg["dtype"], cell=cfg.get("cell", "lstm"))
     for name, value in model.params.items():
         if name not in arrays:
             raise io.ModelFileError(f"{path}: parameter {name!r} is missing")
@@ -164,7 +164,8 @@ def metrics_table(metrics):
     """The metrics as a plain-text table (test RMSE and MAE, with validation RMSE)."""
     rows = [("global mean", metrics["baselines"]["global_mean"]),
             (f"bias model (lam={metrics['baselines']['bias']['reg']:g})", metrics["baselines"]["bias"]),
-            (f"LSTM (H={metrics['train']['hidden_size']}, seed {metrics['train']['seed']})", metrics["lstm"])]
+            (f"{metrics['train'].get('cell', 'lstm').upper()} (H={metrics['train']['hidden_size']}, "
+             f"seed {metrics['train']['seed']})", metrics["lstm"])]
     lines = [f"{'model':<32} {'val RMSE':>9} {'test RMSE':>10} {'test MAE':>9}", "-" * 63]
     for name, m in rows:
         lines.append(f"{name:<32} {m['val']['rmse']:>9.4f} {m['test']['rmse']:>10.4f} {m['test']['mae']:>9.4f}")

@@ -30,6 +30,8 @@ class TrainConfig:
 
     Attributes
     ----------
+    cell : "lstm", "gru" or "rnn"
+        The recurrent layer.
     embed_dim, hidden_size : int
         Item embedding size E and LSTM hidden size H.
     epochs : int
@@ -56,6 +58,7 @@ class TrainConfig:
     dtype : "float32" or "float64"
     """
 
+    cell: str = "lstm"
     embed_dim: int = 32
     hidden_size: int = 64
     epochs: int = 20
@@ -74,7 +77,7 @@ class TrainConfig:
             "embed_dim": self.embed_dim >= 1, "hidden_size": self.hidden_size >= 1, "epochs": self.epochs >= 1,
             "patience": self.patience >= 1, "lr": self.lr > 0, "batch_size": self.batch_size >= 1,
             "clip": self.clip > 0, "hide": 0 <= self.hide <= 1, "unknown_prob": 0 <= self.unknown_prob < 1,
-            "dtype": self.dtype in ("float32", "float64"),
+            "dtype": self.dtype in ("float32", "float64"), "cell": self.cell in ("lstm", "gru", "rnn"),
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
