@@ -26,6 +26,7 @@ def training_figure(metrics, pred, target, path=None):
     if path is not None:
         matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     hist = [h for h in metrics["history"] if h["train_mse"] is not None]
@@ -35,6 +36,7 @@ def training_figure(metrics, pred, target, path=None):
              label="LSTM, validation")
     ax1.axhline(metrics["baselines"]["bias"]["val"]["rmse"], color="gray", ls="--", label="bias model, validation")
     ax1.axvline(metrics["best_epoch"], color="k", lw=0.8, ls=":", label=f"best epoch ({metrics['best_epoch']})")
+    ax1.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("RMSE")
     ax1.set_title("Learning curves")

@@ -157,8 +157,6 @@ def train(model: RatingModel, seqs: UserSequences, config: TrainConfig, *, log=p
         the step and the parameter, and the model is left with the best
         parameters seen so far.
     """
-    from tqdm.auto import tqdm
-
     rng = np.random.default_rng([config.seed, 1])  # a stream apart from the weights' one
     dtype = np.dtype(config.dtype)
     trainable = {k: v for k, v in model.params.items() if config.train_biases or not k.endswith("bias.W")}
@@ -176,8 +174,11 @@ def train(model: RatingModel, seqs: UserSequences, config: TrainConfig, *, log=p
     for epoch in range(1, config.epochs + 1):
         batches = _batches(users, n_train, config.batch_size, rng)
         total, count = 0.0, 0
-        bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not progress, unit="batch")
-        for step, batch_users in enumerate(bar, 1):
+        if progress:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc=f"epoch {epoch}", leave=False, unit="batch")
+        for step, batch_users in enumerate(batches, 1):
             hide = np.floor(rng.uniform(0, config.hide, len(batch_users)) * n_train[batch_users]).astype(np.int64)
             batch = make_batch(seqs, batch_users, TRAIN, model.mean, hide=hide, dtype=dtype)
             drop = rng.random(batch.items.shape) < config.unknown_prob
