@@ -353,8 +353,6 @@ def run(out_dir="runs/experiments", quick=None, verbose=True, workers=None, sett
         ``cost`` {cell: {"params": count, "seconds": median per step}};
         ``elapsed_s``.
     """
-    from tqdm.auto import tqdm
-
     s = get_settings(quick) if settings is None else settings
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -365,8 +363,12 @@ def run(out_dir="runs/experiments", quick=None, verbose=True, workers=None, sett
         workers = 1 if s == QUICK else min(4, os.cpu_count() or 1)
     jobs = [(c, T, seed) for T in sorted(s.lengths, reverse=True) for seed in s.seeds for c in CELLS]
     with _executor(workers) as ex:
-        runs = list(tqdm(ex.map(_train_job, jobs, [s] * len(jobs)), total=len(jobs),
-                         desc="adding problem", disable=not verbose))
+        runs = ex.map(_train_job, jobs, [s] * len(jobs))
+        if verbose:
+            from tqdm import tqdm
+
+            runs = tqdm(runs, total=len(jobs), desc="adding problem")
+        runs = list(runs)
         # Timing last, one cell at a time, when nothing else of ours is running.
         seconds = {c: ex.submit(time_per_step, c, s.flow_length, s).result() for c in CELLS}
 
@@ -474,7 +476,7 @@ def format_results(results):
         f"## Adding problem: test MSE after {s.steps} Adam steps",
         "",
         f"H = {s.hidden_size} for every cell, batch {s.batch_size}, lr {s.lr}, global-norm clip {s.max_norm}; "
-        f"{s.n_test} test sequences per length; mean ± sd over {len(s.seeds)} seed(s). "
+        f"{s.n_test} test sequences per length; mean ± sample sd over {len(s.seeds)} seed(s). "
         "Baseline: always predict 1.0.",
         "",
         "| T | baseline | " + " | ".join(cells) + " |",
@@ -484,7 +486,7 @@ def format_results(results):
         row = [f"{results['baseline'][T]:.3f}"]
         for c in cells:
             v = np.asarray(results["adding"][c][T])
-            row.append(f"{v.mean():.4f} ± {v.std():.4f}" if v.size > 1 else f"{v.mean():.4f}")
+            row.append(f"{v.mean():.4f} ± {v.std(ddof=1):.4f}" if v.size > 1 else f"{v.mean():.4f}")
         lines.append(f"| {T} | " + " | ".join(row) + " |")
 
     T = s.flow_length
