@@ -62,7 +62,7 @@ def sigmoid(z, out=None):
     return out
 
 
-def gates_forward(z, c_prev, out=None):
+def gates_forward(z, c_prev, out=None, *, state_out=None):
     """Element-wise half of a step: from pre-activations to the new state.
 
     Parameters
@@ -74,6 +74,9 @@ def gates_forward(z, c_prev, out=None):
         Previous cell state.
     out : (B, 4H) ndarray, optional
         Buffer for the gate activations (may be ``z`` itself, to overwrite).
+    state_out : tuple of three (B, H) ndarrays, optional
+        Buffers for ``c``, ``tanh_c`` and ``h`` (the sequence layer passes
+        slices of its per-sequence arrays, so nothing is copied).
 
     Returns
     -------
@@ -89,13 +92,14 @@ def gates_forward(z, c_prev, out=None):
     """
     H = c_prev.shape[-1]
     act = out if out is not None else np.empty_like(z)
+    c, tanh_c, h = state_out if state_out is not None else (None, None, None)
     sigmoid(z[:, : 3 * H], out=act[:, : 3 * H])
     np.tanh(z[:, 3 * H :], out=act[:, 3 * H :])
     i, f, o, g = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
 
-    c = f * c_prev + i * g
-    tanh_c = np.tanh(c)
-    h = o * tanh_c
+    c = np.add(f * c_prev, i * g, out=c)        # c = f * c_prev + i * g
+    tanh_c = np.tanh(c, out=tanh_c)
+    h = np.multiply(o, tanh_c, out=h)           # h = o * tanh(c)
     return act, c, tanh_c, h
 
 

@@ -16,10 +16,13 @@ How the work is laid out (the same arithmetic as ``cell.step_forward``, in
 fewer, larger matrix products):
 
 * one GEMM computes the input projections ``x_t Wx + b`` of all T steps;
-* each step adds one recurrent GEMM ``h_{t-1} Wh`` and applies the gates;
-* backward walks the steps in reverse collecting ``dz_t`` into one (T, B, 4H)
-  array, then forms ``dWx``, ``dWh``, ``db`` and ``dx`` with one GEMM each
-  over all steps, using the activations stored by the forward pass.
+* each step adds one recurrent GEMM ``h_{t-1} Wh`` and applies the gates,
+  writing the new state straight into the cache's per-sequence arrays;
+* backward walks the steps in reverse collecting ``dz_t`` for a chunk of
+  steps at a time, then forms that chunk's share of ``dWx``, ``dWh``, ``db``
+  and ``dx`` with one GEMM each, using the activations stored by the forward
+  pass. For small problems the chunk is the whole sequence; for large ones it
+  keeps ``dz`` a fraction of the size of the cache.
 
 Masks. ``mask[b, t] = 0`` marks a padded step: the state (h, c) passes
 through it unchanged, its output ``hs[b, t]`` is zero, and it receives and
@@ -80,17 +83,16 @@ def lstm_forward(x, Wx, Wh, b, h0, c0, mask=None):
     cs = np.empty((T + 1, B, H), dtype=x.dtype)
     tanh_c = np.empty((T, B, H), dtype=x.dtype)
     hs[0], cs[0] = h0, c0
-    m = None if mask is None else np.ascontiguousarray(mask.T)[:, :, None]
+    hWh = np.empty((B, 4 * H), dtype=x.dtype)  # h_prev Wh, one buffer for every step
+    m = None if mask is None else np.ascontiguousarray(mask.T)[:, :, None]  # (T, B, 1)
 
     for t in range(T):
         z = act[t]
-        z += hs[t] @ Wh
-        _, c, tanh_c[t], h = gates_forward(z, cs[t], out=z)
-        if m is None:
-            cs[t + 1], hs[t + 1] = c, h
-        else:  # a padded step carries the previous state through unchanged
-            np.copyto(cs[t + 1], np.where(m[t], c, cs[t]))
-            np.copyto(hs[t + 1], np.where(m[t], h, hs[t]))
+        z += np.matmul(hs[t], Wh, out=hWh)  # z = x Wx + b + h_prev Wh
+        gates_forward(z, cs[t], out=z, state_out=(cs[t + 1], tanh_c[t], hs[t + 1]))
+        if m is not None:  # a padded step carries the previous state through unchanged
+            np.copyto(cs[t + 1], cs[t], where=m[t] == 0)
+            np.copyto(hs[t + 1], hs[t], where=m[t] == 0)
 
     out = hs[1:] if m is None else hs[1:] * m
     out = np.ascontiguousarray(out.transpose(1, 0, 2))
@@ -106,7 +108,7 @@ def lstm_backward(dout, cache, dh_T=None, dc_T=None):
     dout : (B, T, H) ndarray
         Gradient of the loss with respect to ``out``.
     cache : LSTMCache
-        From ``lstm_forward``.
+        From ``lstm_forward``; left unchanged, so backward may run twice.
     dh_T, dc_T : (B, H) ndarray, optional
         Gradient arriving at the final state (e.g. from a later chunk).
 
@@ -122,30 +124,40 @@ def lstm_backward(dout, cache, dh_T=None, dc_T=None):
     H = H4 // 4
     D = xt.shape[1]
     dout_t = dout.transpose(1, 0, 2)  # (T, B, H) view, never written to
-    dz = np.empty_like(act)
     dh = np.zeros((B, H), dtype=act.dtype) if dh_T is None else dh_T.copy()
     dc = np.zeros((B, H), dtype=act.dtype) if dc_T is None else dc_T.copy()
+    grads = {"Wx": np.zeros_like(Wx), "Wh": np.zeros_like(Wh), "b": np.zeros(H4, dtype=act.dtype)}
+    dx = np.empty((B, T, D), dtype=act.dtype)
+    K = _chunk_steps(T, B, H4)
+    dz = np.empty((K, B, H4), dtype=act.dtype)  # dz of the K steps of one chunk
 
-    for t in reversed(range(T)):
-        dh_t = dh + dout_t[t]  # from the next step and from this step's output
-        if m is None:
-            _, dc = gates_backward(dh_t, dc, act[t], cs[t], tanh_c[t], out=dz[t])
-            dh = dz[t] @ Wh.T
-        else:
-            # The new state is kept where m = 1; where m = 0 the carried state
-            # is the previous one, so the gradient skips the cell entirely.
-            _, dc_prev = gates_backward(m[t] * dh_t, m[t] * dc, act[t], cs[t], tanh_c[t], out=dz[t])
-            dh = dz[t] @ Wh.T + (1 - m[t]) * dh
-            dc = dc_prev + (1 - m[t]) * dc
+    for start in reversed(range(0, T, K)):  # chunks of K steps, the last chunk first
+        stop = min(start + K, T)
+        for t in reversed(range(start, stop)):
+            dz_t = dz[t - start]
+            dh_t = dh + dout_t[t]  # from the next step and from this step's output
+            if m is None:
+                _, dc = gates_backward(dh_t, dc, act[t], cs[t], tanh_c[t], out=dz_t)
+                dh = dz_t @ Wh.T
+            else:
+                # The new state is kept where m = 1; where m = 0 the carried state
+                # is the previous one, so the gradient skips the cell entirely.
+                _, dc_prev = gates_backward(m[t] * dh_t, m[t] * dc, act[t], cs[t], tanh_c[t], out=dz_t)
+                dh = dz_t @ Wh.T + (1 - m[t]) * dh
+                dc = dc_prev + (1 - m[t]) * dc
+        # This chunk's share of the parameter gradients and of dx: one GEMM each.
+        dz_flat = dz[: stop - start].reshape(-1, H4)
+        grads["Wx"] += xt[start * B : stop * B].T @ dz_flat
+        grads["Wh"] += hs[start:stop].reshape(-1, H).T @ dz_flat
+        grads["b"] += dz_flat.sum(axis=0)
+        dx[:, start:stop] = (dz_flat @ Wx.T).reshape(stop - start, B, D).transpose(1, 0, 2)
+    return dx, dh, dc, grads
 
-    dz_flat = dz.reshape(T * B, H4)
-    grads = {
-        "Wx": xt.T @ dz_flat,
-        "Wh": hs[:-1].reshape(T * B, H).T @ dz_flat,
-        "b": dz_flat.sum(axis=0),
-    }
-    dx = (dz_flat @ Wx.T).reshape(T, B, D).transpose(1, 0, 2)
-    return np.ascontiguousarray(dx), dh, dc, grads
+
+def _chunk_steps(T, B, H4):
+    """Steps per backward chunk: about 4 Mi elements of dz at a time (16 MiB in
+    float32), all T steps when that fits."""
+    return max(1, min(T, (1 << 22) // (B * H4)))
 
 
 def init_lstm_params(input_size, hidden_size, rng, dtype=np.float64, forget_bias=1.0):

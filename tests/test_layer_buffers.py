@@ -1,0 +1,128 @@
+"""The layer's buffers: results never alias each other or later calls, the cache
+survives backward, and the chunked backward equals the one-chunk backward."""
+
+import numpy as np
+import pytest
+
+import lstm_np.layer as layer
+from lstm_np.gradcheck import TOLERANCE, check_gradients
+from lstm_np.layer import LSTM
+
+
+def make(B=3, T=7, D=4, H=5, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    lstm = LSTM(D, H, rng=rng, dtype=dtype)
+    lstm.params["b"] += (0.3 * rng.standard_normal(4 * H)).astype(dtype)
+    x = rng.standard_normal((B, T, D)).astype(dtype)
+    h0, c0 = rng.standard_normal((2, B, H)).astype(dtype)
+    dout = rng.standard_normal((B, T, H)).astype(dtype)
+    dh_T, dc_T = rng.standard_normal((2, B, H)).astype(dtype)
+    mask = (np.arange(T)[None, :] < rng.integers(1, T + 1, B)[:, None]).astype(dtype)
+    return lstm, x, h0, c0, dout, dh_T, dc_T, mask
+
+
+def run(lstm, x, h0, c0, dout, dh_T, dc_T, mask):
+    out, (h, c), cache = lstm.forward(x, h0, c0, mask)
+    dx, dh0, dc0 = lstm.backward(dout, cache, dh_T, dc_T)
+    return dict(out=out, h=h, c=c, dx=dx, dh0=dh0, dc0=dc0, **{k: g.copy() for k, g in lstm.grads.items()})
+
+
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_results_of_two_calls_do_not_alias(with_mask):
+    lstm, x, h0, c0, dout, dh_T, dc_T, mask = make()
+    mask = mask if with_mask else None
+    out1, (h1, c1), cache1 = lstm.forward(x, h0, c0, mask)
+    kept = out1.copy(), h1.copy(), c1.copy()
+    dx1, dh01, dc01 = lstm.backward(dout, cache1, dh_T, dc_T)
+    kept_grads = dx1.copy(), dh01.copy(), dc01.copy()
+
+    out2, (h2, c2), cache2 = lstm.forward(2 * x, c0, h0, mask)
+    dx2, dh02, dc02 = lstm.backward(-dout, cache2)
+
+    first = (out1, h1, c1, dx1, dh01, dc01)
+    second = (out2, h2, c2, dx2, dh02, dc02)
+    for a in first:
+        for b in (*second, *cache2[:5]):
+            assert not np.shares_memory(a, b)
+    for a in (out1, h1, c1):  # and no result is a view into its own cache
+        for b in cache1[:5]:
+            assert not np.shares_memory(a, b)
+    for a, b in zip((out1, h1, c1, dx1, dh01, dc01), (*kept, *kept_grads)):
+        np.testing.assert_array_equal(a, b)  # the second call changed nothing of the first
+
+
+def test_inputs_are_not_modified():
+    lstm, x, h0, c0, dout, dh_T, dc_T, mask = make()
+    before = [a.copy() for a in (x, h0, c0, dout, dh_T, dc_T, mask)]
+    run(lstm, x, h0, c0, dout, dh_T, dc_T, mask)
+    for a, b in zip((x, h0, c0, dout, dh_T, dc_T, mask), before):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_repeated_calls_give_identical_results(with_mask):
+    lstm, x, h0, c0, dout, dh_T, dc_T, mask = make(seed=1)
+    mask = mask if with_mask else None
+    first = run(lstm, x, h0, c0, dout, dh_T, dc_T, mask)
+    second = run(lstm, x, h0, c0, dout, dh_T, dc_T, mask)
+    for k in first:
+        np.testing.assert_array_equal(first[k], second[k])
+
+
+def test_backward_leaves_the_cache_unchanged():
+    lstm, x, h0, c0, dout, dh_T, dc_T, mask = make(seed=2)
+    _, _, cache = lstm.forward(x, h0, c0, mask)
+    saved = [None if a is None else a.copy() for a in cache]
+    dx1, _, _ = lstm.backward(dout, cache, dh_T, dc_T)
+    for a, b in zip(cache, saved):
+        if b is not None:
+            np.testing.assert_array_equal(a, b)
+    dx2, _, _ = lstm.backward(dout, cache, dh_T, dc_T)
+    np.testing.assert_array_equal(dx1, dx2)
+
+
+@pytest.mark.parametrize("K", [1, 2, 3, 6])
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_chunked_backward_equals_one_chunk(monkeypatch, K, with_mask):
+    problem = make(B=3, T=7, seed=3)
+    if not with_mask:
+        problem = (*problem[:-1], None)
+    whole = run(*problem)  # small problem: one chunk of all T steps
+    monkeypatch.setattr(layer, "_chunk_steps", lambda T, B, H4: K)
+    chunked = run(*problem)
+    for k in whole:
+        np.testing.assert_allclose(chunked[k], whole[k], rtol=1e-12, atol=1e-13, err_msg=k)
+
+
+def test_default_chunks_split_a_long_sequence(monkeypatch):
+    B, T, H = 64, 130, 128
+    assert layer._chunk_steps(T, B, 4 * H) < T  # the default really splits this one
+    problem = make(B=B, T=T, D=3, H=H, seed=4)
+    chunked = run(*problem)
+    monkeypatch.setattr(layer, "_chunk_steps", lambda T, B, H4: T)
+    whole = run(*problem)
+    for k in whole:
+        np.testing.assert_allclose(chunked[k], whole[k], rtol=1e-11, atol=1e-12, err_msg=k)
+
+
+def test_float32_chunks_stay_float32(monkeypatch):
+    monkeypatch.setattr(layer, "_chunk_steps", lambda T, B, H4: 2)
+    res = run(*make(dtype=np.float32, seed=5))
+    assert all(v.dtype == np.float32 for v in res.values())
+
+
+@pytest.mark.parametrize("K", [1, 3])
+def test_chunked_backward_passes_the_gradient_check(monkeypatch, K):
+    """Independent of the one-chunk path: numerical gradients with several chunks."""
+    monkeypatch.setattr(layer, "_chunk_steps", lambda T, B, H4: K)
+    lstm, x, h0, c0, dout, dh_T, dc_T, mask = make(B=2, T=7, D=3, H=4, seed=6)
+
+    def loss():
+        out, (h, c), _ = lstm.forward(x, h0, c0, mask)
+        return np.sum(out * dout) + np.sum(h * dh_T) + np.sum(c * dc_T)
+
+    _, _, cache = lstm.forward(x, h0, c0, mask)
+    dx, dh0, dc0 = lstm.backward(dout, cache, dh_T, dc_T)
+    analytic = {"x": dx, "h0": dh0, "c0": dc0, **{k: g.copy() for k, g in lstm.grads.items()}}
+    errors = check_gradients(loss, {"x": x, "h0": h0, "c0": c0, **lstm.params}, analytic)
+    assert max(errors.values()) <= TOLERANCE, errors
