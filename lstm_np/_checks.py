@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_float_array", "as_mask", "as_ids"]
+__all__ = ["as_float_array", "as_mask", "as_ids", "check_sizes", "as_sequence", "as_state"]
 
 
 def _expected(dims, sizes):
@@ -96,3 +96,34 @@ def as_ids(name, ids, num):
         bad = ids[(ids < 0) | (ids >= num)].flat[0]
         raise ValueError(f"{name} contains id {int(bad)}; expected ids in [0, {num})")
     return ids.astype(np.int64, copy=False)
+
+
+def check_sizes(**sizes):
+    """Raise unless every keyword (e.g. ``input_size=3``) is a positive integer."""
+    for name, v in sizes.items():
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive integer; got {v!r}")
+
+
+def as_sequence(x, mask, input_size, dtype):
+    """Check a recurrent layer's input ``x`` (B, T, D) and optional ``mask`` (B, T).
+
+    Returns
+    -------
+    x : ndarray
+    mask : ndarray of ``dtype`` with 0/1 entries, or None
+    """
+    x = as_float_array("x", x, ("B", "T", "D"), (None, None, input_size), dtype)
+    B, T, _ = x.shape
+    if T == 0 or B == 0:
+        raise ValueError(f"x has shape {x.shape}; expected at least one sequence and one time step")
+    if mask is not None:
+        mask = as_mask("mask", mask, ("B", "T"), (B, T), dtype)
+    return x, mask
+
+
+def as_state(name, a, batch, hidden, dtype, zeros_if_none=True):
+    """Check a (B, H) state or state gradient; ``None`` gives zeros (or stays None)."""
+    if a is None:
+        return np.zeros((batch, hidden), dtype) if zeros_if_none else None
+    return as_float_array(name, a, ("B", "H"), (batch, hidden), dtype)

@@ -45,7 +45,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, as_mask
+from ._checks import as_float_array, as_sequence, as_state, check_sizes
 from .cell import sigmoid
 from .layer import _as_float_dtype, _as_rng, _orthogonal
 
@@ -388,9 +388,7 @@ class GRU:
     """
 
     def __init__(self, input_size, hidden_size, *, rng=None, dtype=np.float64):
-        for name, v in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+        check_sizes(input_size=input_size, hidden_size=hidden_size)
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.dtype = _as_float_dtype(dtype)
         self.params = init_gru_params(self.input_size, self.hidden_size, _as_rng(rng), self.dtype)
@@ -420,13 +418,9 @@ class GRU:
             Pass to ``backward``.
         """
         D, H, dt = self.input_size, self.hidden_size, self.dtype
-        x = as_float_array("x", x, ("B", "T", "D"), (None, None, D), dt)
-        B, T, _ = x.shape
-        if T == 0 or B == 0:
-            raise ValueError(f"x has shape {x.shape}; expected at least one sequence and one time step")
-        h0 = np.zeros((B, H), dt) if h0 is None else as_float_array("h0", h0, ("B", "H"), (B, H), dt)
-        if mask is not None:
-            mask = as_mask("mask", mask, ("B", "T"), (B, T), dt)
+        x, mask = as_sequence(x, mask, D, dt)
+        B = x.shape[0]
+        h0 = as_state("h0", h0, B, H, dt)
         p = self.params
         return gru_forward(x, p["Wx"], p["Wh"], p["bx"], p["bh"], h0, mask)
 
@@ -454,8 +448,7 @@ class GRU:
         T, B, _ = cache.act.shape
         H, dt = self.hidden_size, self.dtype
         dout = as_float_array("dout", dout, ("B", "T", "H"), (B, T, H), dt)
-        if dh_T is not None:
-            dh_T = as_float_array("dh_T", dh_T, ("B", "H"), (B, H), dt)
+        dh_T = as_state("dh_T", dh_T, B, H, dt, zeros_if_none=False)
         dx, dh0, grads = gru_backward(dout, cache, dh_T)
         for k, g in grads.items():
             self.grads[k][...] = g

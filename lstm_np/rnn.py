@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, as_mask
+from ._checks import as_float_array, as_sequence, as_state, check_sizes
 from .layer import _as_float_dtype, _as_rng, _orthogonal
 
 __all__ = ["RNN", "RNNCache", "rnn_forward", "rnn_backward", "step_forward", "step_backward", "init_rnn_params"]
@@ -255,9 +255,7 @@ class RNN:
     """
 
     def __init__(self, input_size, hidden_size, *, rng=None, dtype=np.float64):
-        for name, v in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+        check_sizes(input_size=input_size, hidden_size=hidden_size)
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.dtype = _as_float_dtype(dtype)
         self.params = init_rnn_params(self.input_size, self.hidden_size, _as_rng(rng), self.dtype)
@@ -287,13 +285,9 @@ class RNN:
             Pass to ``backward``.
         """
         D, H, dt = self.input_size, self.hidden_size, self.dtype
-        x = as_float_array("x", x, ("B", "T", "D"), (None, None, D), dt)
-        B, T, _ = x.shape
-        if T == 0 or B == 0:
-            raise ValueError(f"x has shape {x.shape}; expected at least one sequence and one time step")
-        h0 = np.zeros((B, H), dt) if h0 is None else as_float_array("h0", h0, ("B", "H"), (B, H), dt)
-        if mask is not None:
-            mask = as_mask("mask", mask, ("B", "T"), (B, T), dt)
+        x, mask = as_sequence(x, mask, D, dt)
+        B = x.shape[0]
+        h0 = as_state("h0", h0, B, H, dt)
         p = self.params
         return rnn_forward(x, p["Wx"], p["Wh"], p["b"], h0, mask)
 
@@ -321,8 +315,7 @@ class RNN:
         T, B, _ = cache.act.shape
         H, dt = self.hidden_size, self.dtype
         dout = as_float_array("dout", dout, ("B", "T", "H"), (B, T, H), dt)
-        if dh_T is not None:
-            dh_T = as_float_array("dh_T", dh_T, ("B", "H"), (B, H), dt)
+        dh_T = as_state("dh_T", dh_T, B, H, dt, zeros_if_none=False)
         dx, dh0, grads = rnn_backward(dout, cache, dh_T)
         for k, g in grads.items():
             self.grads[k][...] = g
