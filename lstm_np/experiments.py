@@ -310,7 +310,7 @@ def time_per_step(cell, T, s=FULL, seed=0):
     opt = Adam(model.params, lr=s.lr)
     x, y = adding_problem(s.batch_size, T, rng)
     times = []
-    for k in range(s.timing_repeats + 2):
+    for _ in range(s.timing_repeats + 2):
         t0 = time.perf_counter()
         model.loss_and_grads(x, y)
         clip_grad_norm(model.grads, s.max_norm)

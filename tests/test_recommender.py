@@ -11,7 +11,7 @@ from lstm_np.gradcheck import TOLERANCE, check_gradients
 from lstm_np.recommender.baselines import BiasModel, fit_bias_model, rmse
 from lstm_np.recommender.evaluate import predict_part, recommend
 from lstm_np.recommender.model import RatingModel
-from lstm_np.recommender.pipeline import baselines, fit, load_model, prepare, run, save_model
+from lstm_np.recommender.pipeline import baselines, fit, load_model, prepare, save_model
 from lstm_np.recommender.sequences import UNKNOWN_ITEM, make_batch
 from lstm_np.recommender.train import TrainConfig, TrainingError, train
 
@@ -98,7 +98,7 @@ def test_whole_model_gradients_match_numerical(exp, cell):
 
 
 def test_bias_model_closed_form_on_a_tiny_example():
-    # two users, two items; with reg = 0 and one alternating pass from zero:
+    # two users, two items, three ratings: with reg = 0 the biases can fit them exactly
     user, item, rating = np.array([1, 1, 2]), np.array([10, 20, 10]), np.array([5.0, 3.0, 4.0])
     m = BiasModel(user, item, rating, reg=0.0, iters=200)
     np.testing.assert_allclose(m.predict(user, item), rating, atol=1e-6)  # 3 ratings, enough freedom
