@@ -26,10 +26,14 @@ def _cmd_train(args):
     from .recommender.pipeline import run
     from .recommender.train import TrainConfig
 
-    config = TrainConfig.for_data(
-        args.data, cell=args.cell, embed_dim=args.embed_dim, hidden_size=args.hidden_size, epochs=args.epochs, lr=args.lr,
-        batch_size=args.batch_size, seed=args.seed, dtype=args.dtype, patience=args.patience,
-    )
+    try:
+        config = TrainConfig.for_data(
+            args.data, cell=args.cell, embed_dim=args.embed_dim, hidden_size=args.hidden_size, epochs=args.epochs,
+            lr=args.lr, batch_size=args.batch_size, seed=args.seed, dtype=args.dtype, patience=args.patience,
+        )
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     out = args.out or f"runs/{args.data}"
     run(args.data, config, out, cache_dir=args.cache_dir, data_seed=args.seed, progress=not args.no_progress)
     print(f"wrote {out}/model.npz, {out}/model.json, {out}/metrics.json, {out}/training.png")
@@ -76,6 +80,13 @@ def _cmd_recommend(args):
     return 0
 
 
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
+    return value
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="lstm-np", description="A from-scratch NumPy LSTM.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -117,19 +128,20 @@ def build_parser():
         p.add_argument("--cache-dir", help="where MovieLens is cached")
         if name == "recommend":
             p.add_argument("--user", type=int, required=True, help="user id as in the data")
-            p.add_argument("--top", type=int, default=10, help="how many movies (default 10)")
+            p.add_argument("--top", type=_positive_int, default=10, help="how many movies (default 10)")
         p.set_defaults(func=func)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    from .data import DataUnavailableError
     from .io import ModelFileError
     from .recommender.train import TrainingError
 
     try:
         return args.func(args)
-    except (ModelFileError, TrainingError) as e:
+    except (ModelFileError, TrainingError, DataUnavailableError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

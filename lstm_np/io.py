@@ -35,6 +35,11 @@ def _stem(path):
     return path.with_suffix("") if path.suffix in (".npz", ".json") else path
 
 
+def _with(stem, suffix):
+    """``stem`` plus ``suffix``, keeping any dots in the stem (``ckpt.epoch5`` -> ``ckpt.epoch5.npz``)."""
+    return stem.with_name(stem.name + suffix)
+
+
 def atomic_write_bytes(path, data: bytes):
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
     path = Path(path)
@@ -45,6 +50,9 @@ def atomic_write_bytes(path, data: bytes):
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -83,9 +91,9 @@ def save(path, arrays, meta):
         "meta": meta,
     }
     text = json.dumps(description, indent=2, sort_keys=True)
-    atomic_write_bytes(stem.with_suffix(".npz"), data)
-    atomic_write_bytes(stem.with_suffix(".json"), text.encode())
-    return stem.with_suffix(".npz")
+    atomic_write_bytes(_with(stem, ".npz"), data)
+    atomic_write_bytes(_with(stem, ".json"), text.encode())
+    return _with(stem, ".npz")
 
 
 def load(path):
@@ -104,19 +112,23 @@ def load(path):
         array's name, shape or dtype differs from the description.
     """
     stem = _stem(path)
-    npz_path, json_path = stem.with_suffix(".npz"), stem.with_suffix(".json")
+    npz_path, json_path = _with(stem, ".npz"), _with(stem, ".json")
     try:
         description = json.loads(json_path.read_text())
-        data = npz_path.read_bytes()
     except FileNotFoundError as e:
         raise ModelFileError(f"{e.filename}: file not found") from e
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ModelFileError(f"{json_path}: not a readable JSON description ({e})") from e
     if not isinstance(description, dict) or description.get("format") != FORMAT:
-        raise ModelFileError(f"{json_path}: not an lstm_np file (format {description.get('format')!r})"
-                             if isinstance(description, dict) else f"{json_path}: not an lstm_np file")
+        raise ModelFileError(f"{json_path}: not an lstm_np model file")
     if description.get("version") != VERSION:
         raise ModelFileError(f"{json_path}: format version {description.get('version')!r}; this lstm_np reads {VERSION}")
+    if not isinstance(description.get("arrays"), dict) or not isinstance(description.get("meta"), dict):
+        raise ModelFileError(f"{json_path}: the description lacks its 'arrays' or 'meta' table")
+    try:
+        data = npz_path.read_bytes()
+    except OSError as e:
+        raise ModelFileError(f"{npz_path}: {'file not found' if isinstance(e, FileNotFoundError) else e}") from e
     if hashlib.sha256(data).hexdigest() != description.get("npz_sha256"):
         raise ModelFileError(f"{npz_path}: contents do not match the checksum in {json_path.name} "
                              "(corrupted, or the two files are from different saves)")
@@ -125,12 +137,12 @@ def load(path):
             arrays = {k: npz[k] for k in npz.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
         raise ModelFileError(f"{npz_path}: unreadable ({e})") from e
-    expected = description.get("arrays", {})
+    expected = description["arrays"]
     if set(arrays) != set(expected):
         raise ModelFileError(f"{npz_path}: arrays {sorted(arrays)} differ from the description's {sorted(expected)}")
     for k, a in arrays.items():
         want = expected[k]
-        if list(a.shape) != want["shape"] or a.dtype.str != want["dtype"]:
+        if not isinstance(want, dict) or list(a.shape) != want.get("shape") or a.dtype.str != want.get("dtype"):
             raise ModelFileError(f"{npz_path}: array {k!r} is {a.dtype.str}{list(a.shape)}; "
-                                 f"expected {want['dtype']}{want['shape']}")
-    return arrays, description.get("meta", {})
+                                 f"the description says {want}")
+    return arrays, description["meta"]

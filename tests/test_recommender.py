@@ -50,19 +50,47 @@ def test_batches_put_ratings_in_time_order_with_feedback_shifted(exp):
     assert batch.prev_known[0, 0] == 0 and batch.prev_known[0, 1:].all()
 
 
+def _random_model(exp, seed=1, cell="lstm"):
+    """A model whose every parameter is random, so the LSTM really shapes the predictions
+    (a fresh model's head W is zero: it would predict the bias baseline whatever it read)."""
+    model = RatingModel(exp.seqs.num_items, exp.seqs.num_users, 3.0, embed_dim=4, hidden_size=5, rng=seed, cell=cell)
+    rng = np.random.default_rng(seed)
+    for p in model.params.values():
+        p += 0.5 * rng.standard_normal(p.shape)
+    return model
+
+
 def test_held_out_ratings_never_enter_the_inputs(exp):
-    """Scoring a part: changing any of its ratings changes no input and no prediction."""
-    model = RatingModel(exp.seqs.num_items, exp.seqs.num_users, 3.0, embed_dim=4, hidden_size=5, rng=1)
+    """Scoring a part: changing any of its ratings (or later ones) changes no prediction."""
+    model = _random_model(exp)
     for part in (VAL, TEST):
-        rows, pred, _ = predict_part(model, exp.seqs, part)
+        rows, pred, target = predict_part(model, exp.seqs, part)
         assert len(rows) == len(getattr(exp.split, "val" if part == VAL else "test"))
         changed = exp.seqs.rating.copy()
-        changed[exp.seqs.part >= part] = 5.0 - changed[exp.seqs.part >= part] + 1.0  # flip held-out ratings
+        held_out = exp.seqs.part >= part
+        changed[held_out] = 6.0 - changed[held_out]  # flip 1 <-> 5, 2 <-> 4
         leaked = dataclasses.replace(exp.seqs, rating=changed)
         rows2, pred2, target2 = predict_part(model, leaked, part)
         np.testing.assert_array_equal(rows, rows2)
         np.testing.assert_array_equal(pred, pred2)
-        assert not np.array_equal(target2, predict_part(model, exp.seqs, part)[2])  # the targets did change
+        assert not np.array_equal(target, target2)  # the targets did change
+
+
+def test_the_leakage_check_would_catch_a_leak(exp):
+    """Control for the test above: if held-out ratings were fed back, predictions would move."""
+    model = _random_model(exp)
+    batch = make_batch(exp.seqs, np.arange(exp.seqs.num_users), TEST, mean=3.0)
+    # no step's rating is fed back once that step is scored
+    assert (batch.prev_known[:, 1:] * batch.score_mask[:, :-1]).max() == 0
+    leaky = dataclasses.replace(batch, prev_known=batch.step_mask.copy())  # pretend every rating is known
+    prev = np.zeros_like(batch.prev_rating)
+    T = batch.items.shape[1]
+    for b, u in enumerate(batch.users):
+        r = exp.seqs.rating[exp.seqs.offsets[u] : exp.seqs.offsets[u + 1]]
+        prev[b, 1 : len(r)] = r[:-1] - 3.0
+    leaky = dataclasses.replace(leaky, prev_rating=prev[:, :T])
+    scored = batch.score_mask > 0
+    assert np.abs(model.predict(leaky)[scored] - model.predict(batch)[scored]).max() > 1e-3
 
 
 def test_items_unseen_in_training_get_the_unknown_row_and_a_finite_prediction():
@@ -169,6 +197,21 @@ def test_nan_stops_training_naming_the_step_and_keeps_the_good_parameters():
         np.testing.assert_array_equal(model.params[k], good[k])
 
 
+def test_training_keeps_the_parameters_of_the_best_epoch():
+    exp = prepare(make_synthetic(n_users=60, seed=1), {"name": "synthetic"})
+    _, bias_model = baselines(exp)
+    config = dataclasses.replace(QUICK, epochs=6, patience=6, lr=3e-2)
+    saved = {}
+    result = fit(exp, bias_model, config, log=None, progress=False,
+                 on_improve=lambda m: saved.update({k: v.copy() for k, v in m.params.items()}))
+    vals = [h["val_rmse"] for h in result.history]
+    assert result.best_epoch == int(np.argmin(vals)) and result.best_val_rmse == min(vals)
+    for k in saved:  # the last improvement is what the model holds at the end
+        np.testing.assert_array_equal(result.model.params[k], saved[k])
+    _, pred, target = predict_part(result.model, exp.seqs, VAL)
+    assert rmse(pred, target) == pytest.approx(result.best_val_rmse, abs=1e-12)
+
+
 def test_bad_settings_are_rejected():
     with pytest.raises(ValueError, match=r"lr=-1"):
         TrainConfig(lr=-1)
@@ -201,6 +244,13 @@ def test_round_trip_predicts_exactly_the_same(tmp_path):
         (lambda d: _edit_json(d, lambda j: j.update(version=99)), "format version 99"),
         (lambda d: _edit_json(d, lambda j: j["meta"]["model"].update(hidden_size=7)), "the configuration needs"),
         (lambda d: _edit_json(d, lambda j: j["meta"].update(kind="something else")), "not a recommender model"),
+        (lambda d: _edit_json(d, lambda j: j["meta"].pop("model")), "description is damaged"),
+        (lambda d: _edit_json(d, lambda j: j["meta"]["model"].update(dtype="int32")), "description is damaged"),
+        (lambda d: _edit_json(d, lambda j: j["meta"]["model"].update(cell="xyz")), "description is damaged"),
+        (lambda d: _edit_json(d, lambda j: j["meta"]["train"].update(lr=-1)), "description is damaged"),
+        (lambda d: _edit_json(d, lambda j: j.update(meta=5)), "lacks its 'arrays' or 'meta'"),
+        (lambda d: _edit_json(d, lambda j: j["arrays"].update({"head.b": {}})), "the description says"),
+        (lambda d: _edit_json(d, lambda j: j["meta"]["data"].update(seed=5)), "trained on other data"),
     ],
 )
 def test_damaged_or_mismatched_files_are_clear_errors(tmp_path, damage, message):
@@ -219,6 +269,24 @@ def _edit_json(folder, change):
     path.write_text(json.dumps(j))
 
 
+def test_io_keeps_dots_in_names_and_the_usual_file_mode(tmp_path):
+    io.save(tmp_path / "ckpt.epoch5", {"a": np.zeros(2)}, {"e": 5})
+    io.save(tmp_path / "ckpt.epoch6", {"a": np.ones(2)}, {"e": 6})
+    assert io.load(tmp_path / "ckpt.epoch5")[1] == {"e": 5}
+    assert io.load(tmp_path / "ckpt.epoch6.npz")[1] == {"e": 6}
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "ckpt.epoch5.npz").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_io_says_when_a_file_is_not_a_model(tmp_path):
+    (tmp_path / "metrics.json").write_text('{"lstm": {}}')
+    with pytest.raises(io.ModelFileError, match="not an lstm_np model file"):
+        io.load(tmp_path / "metrics.json")
+
+
 def test_io_refuses_object_arrays(tmp_path):
     with pytest.raises(TypeError, match="numeric ndarray"):
         io.save(tmp_path / "x", {"a": np.array([{}], dtype=object)}, {})
@@ -229,9 +297,9 @@ def test_io_refuses_object_arrays(tmp_path):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_recommend_excludes_rated_items_and_sorts_by_score(exp, cell):
-    model = RatingModel(exp.seqs.num_items, exp.seqs.num_users, 3.0, embed_dim=4, hidden_size=5, rng=3, cell=cell)
-    for p in model.params.values():
-        p += 0.2 * np.random.default_rng(0).standard_normal(p.shape)
+    model = _random_model(exp, seed=3, cell=cell)
+    with pytest.raises(ValueError, match="top must be a positive integer"):
+        recommend(model, exp.seqs, user=0, top=0)
     items, scores = recommend(model, exp.seqs, user=0, top=3)
     rated = set(exp.seqs.item[exp.seqs.offsets[0] : exp.seqs.offsets[1]])
     assert len(items) == 3 and not rated & set(items) and UNKNOWN_ITEM not in items
@@ -268,6 +336,10 @@ def test_cli_train_evaluate_recommend(tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("Top 4 unseen movies for user 3") and len(lines) == 5
     assert main(["recommend", str(out), "--user", "100000"]) == 2
+    assert main(["train", "--data", "synthetic", "--epochs", "0", "--out", str(tmp_path / "x")]) == 2
+    assert "epochs=0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["recommend", str(out), "--user", "3", "--top", "-3"])
     assert main(["train", "--data", "synthetic", "--cell", "gru", "--epochs", "1", "--hidden-size", "4",
                  "--embed-dim", "3", "--out", str(tmp_path / "gru"), "--no-progress"]) == 0
     assert json.loads((tmp_path / "gru" / "metrics.json").read_text())["train"]["cell"] == "gru"

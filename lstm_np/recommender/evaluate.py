@@ -67,6 +67,8 @@ def recommend(model, seqs: UserSequences, user, top=10, exclude_rated=True):
     items : (top,) int64 item indices, best first
     scores : (top,) float64 predicted ratings (clipped to [1, 5])
     """
+    if top < 1:
+        raise ValueError(f"top must be a positive integer; got {top}")
     length = int(np.diff(seqs.offsets)[user])
     history = make_batch(seqs, [user], TEST, model.mean, hide=None, dtype=model.dtype)
     # all of the history is known now: feed every rating back

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import io
-from ..data import TEST, VAL, Ratings, fetch_movielens_100k, make_synthetic, temporal_split
+from ..data import TEST, VAL, Ratings, checksum, fetch_movielens_100k, make_synthetic, temporal_split
 from .baselines import GlobalMean, fit_bias_model, mae, rmse
 from .evaluate import evaluate_part, predict_part
 from .model import RatingModel
@@ -114,8 +114,9 @@ def fit(exp: Experiment, bias_model, config: TrainConfig, **kwargs) -> TrainResu
 def save_model(path, model: RatingModel, exp: Experiment, config: TrainConfig, extra=None):
     """Write ``path.npz`` and ``path.json``: parameters, vocabularies, settings, data."""
     arrays = {**model.params, "vocab.user_ids": exp.seqs.user_ids, "vocab.item_ids": exp.seqs.item_ids}
+    data = {**exp.data_meta, "sha256": checksum(exp.ratings)}  # so a model never meets other data
     meta = {"kind": MODEL_KIND, "model": model.config, "train": dataclasses.asdict(config),
-            "data": exp.data_meta, **(extra or {})}
+            "data": data, **(extra or {})}
     return io.save(path, arrays, meta)
 
 
@@ -141,9 +142,15 @@ def load_model(path, cache_dir=None):
     arrays, meta = io.load(path)
     if meta.get("kind") != MODEL_KIND:
         raise io.ModelFileError(f"{path}: holds {meta.get('kind')!r}, not a recommender model")
-    cfg = meta["model"]
-    model = RatingModel(cfg["num_items"], cfg["num_users"], cfg["mean"], embed_dim=cfg["embed_dim"],
-                        hidden_size=cfg["hidden_size"], rng=0, dtype=cfg["dtype"], cell=cfg.get("cell", "lstm"))
+    try:
+        cfg, data_meta = meta["model"], meta["data"]
+        TrainConfig(**meta["train"])  # the saved settings must still be valid ones
+        model = RatingModel(cfg["num_items"], cfg["num_users"], float(cfg["mean"]), embed_dim=cfg["embed_dim"],
+                            hidden_size=cfg["hidden_size"], rng=0, dtype=cfg["dtype"], cell=cfg.get("cell", "lstm"))
+        if data_meta.get("name") not in ("movielens", "synthetic"):
+            raise ValueError(f"unknown data set {data_meta.get('name')!r}")
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise io.ModelFileError(f"{path}: the model description is damaged ({type(e).__name__}: {e})") from e
     for name, value in model.params.items():
         if name not in arrays:
             raise io.ModelFileError(f"{path}: parameter {name!r} is missing")
@@ -153,7 +160,11 @@ def load_model(path, cache_dir=None):
         if not np.isfinite(arrays[name]).all():
             raise io.ModelFileError(f"{path}: parameter {name!r} contains NaN or inf")
         value[...] = arrays[name]
-    exp = prepare(_load_data_from_meta(meta["data"], cache_dir), meta["data"])
+    ratings = _load_data_from_meta(data_meta, cache_dir)
+    if checksum(ratings) != data_meta.get("sha256"):
+        raise io.ModelFileError(f"{path}: the model was trained on other data than {data_meta['name']} "
+                                "as loaded now (checksum differs)")
+    exp = prepare(ratings, {k: v for k, v in data_meta.items() if k != "sha256"})
     for key in ("user_ids", "item_ids"):
         if not np.array_equal(getattr(exp.seqs, key), arrays[f"vocab.{key}"]):
             raise io.ModelFileError(f"{path}: the model's {key} do not match the data set {meta['data']}")

@@ -125,7 +125,8 @@ def _check_finite(loss, grads, epoch, step):
         raise TrainingError(f"loss is {loss} at epoch {epoch}, step {step}")
     for name, g in grads.items():
         if not np.isfinite(g).all():
-            raise TrainingError(f"gradient of {name} contains NaN or inf at epoch {epoch}, step {step}")
+            what = name if name.startswith("parameter") else f"gradient of {name}"
+            raise TrainingError(f"{what} contains NaN or inf at epoch {epoch}, step {step}")
 
 
 def train(model: RatingModel, seqs: UserSequences, config: TrainConfig, *, log=print, progress=True,
@@ -186,13 +187,17 @@ def train(model: RatingModel, seqs: UserSequences, config: TrainConfig, *, log=p
             try:
                 loss = model.loss(batch)
                 _check_finite(loss, model.grads, epoch, step)
+                grads = {k: model.grads[k] for k in trainable}
+                clip_grad_norm(grads, config.clip)
+                opt.step(grads)
+                _check_finite(0.0, {f"parameter {k} (after the update)": model.params[k] for k in trainable},
+                              epoch, step)
             except (TrainingError, FloatingPointError, ValueError) as error:
                 for k, v in best.items():
                     model.params[k][...] = v
-                raise TrainingError(f"{error}; the model keeps the parameters of epoch {result.best_epoch}") from error
-            grads = {k: model.grads[k] for k in trainable}
-            clip_grad_norm(grads, config.clip)
-            opt.step(grads)
+                where = "" if isinstance(error, TrainingError) else f"at epoch {epoch}, step {step}: "
+                raise TrainingError(f"{where}{error}; the model keeps the parameters of epoch "
+                                    f"{result.best_epoch}") from error
             n = float(batch.score_mask.sum())
             total, count = total + loss * n, count + n
         val_rmse = evaluate_part(model, seqs, VAL)["rmse"]
