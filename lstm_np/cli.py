@@ -35,7 +35,7 @@ def _cmd_train(args):
         print(f"error: {e}", file=sys.stderr)
         return 2
     out = args.out or f"runs/{args.data}"
-    run(args.data, config, out, cache_dir=args.cache_dir, data_seed=args.seed, progress=not args.no_progress)
+    run(args.data, config, out, cache_dir=args.cache_dir, data_seed=args.data_seed, progress=not args.no_progress)
     print(f"wrote {out}/model.npz, {out}/model.json, {out}/metrics.json, {out}/training.png")
     return 0
 
@@ -115,6 +115,8 @@ def build_parser():
     p.add_argument("--lr", type=float, help=f"Adam learning rate ({default('lr')})")
     p.add_argument("--batch-size", type=int, help=f"users per batch ({default('batch_size')})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed of everything random (default {d.seed})")
+    p.add_argument("--data-seed", type=int, default=0,
+                   help="seed of the synthetic data set (default 0; --seed leaves the data alone)")
     p.add_argument("--dtype", choices=["float32", "float64"], default=d.dtype, help=f"default {d.dtype}")
     p.add_argument("--out", help="output folder (default runs/DATA)")
     p.add_argument("--cache-dir", help="where MovieLens is cached (default $LSTM_NP_CACHE or ~/.cache/lstm_np)")
