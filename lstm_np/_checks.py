@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_float_array", "as_mask", "as_ids", "check_sizes", "as_sequence", "as_state"]
+__all__ = [
+    "as_float_array", "as_mask", "as_ids", "check_sizes", "as_sequence", "as_state", "as_rng", "as_float_dtype",
+]
 
 
 def _expected(dims, sizes):
@@ -127,3 +129,20 @@ def as_state(name, a, batch, hidden, dtype, zeros_if_none=True):
     if a is None:
         return np.zeros((batch, hidden), dtype) if zeros_if_none else None
     return as_float_array(name, a, ("B", "H"), (batch, hidden), dtype)
+
+
+def as_rng(rng):
+    """A ``numpy.random.Generator`` from a Generator, an int seed, or None (fresh entropy)."""
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None; got {type(rng).__name__}")
+
+
+def as_float_dtype(dtype):
+    """``dtype`` as a NumPy dtype, which must be float32 or float64."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64; got {dtype}")
+    return dtype

@@ -45,9 +45,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, as_sequence, as_state, check_sizes
+from ._checks import as_float_array, as_float_dtype, as_sequence, as_state
 from .cell import sigmoid
-from .layer import _as_float_dtype, _as_rng, _orthogonal
+from ._recurrent import RecurrentLayer
+from .layer import _orthogonal
 
 __all__ = [
     "GATES",
@@ -352,7 +353,7 @@ def _reorder_gates(a, src, dst, axis):
 # --------------------------------------------------------------------------- the layer
 
 
-class GRU:
+class GRU(RecurrentLayer):
     """A single-layer GRU over sequences, with explicit BPTT.
 
     Same interface as ``RNN`` (and, with its extra cell state, ``LSTM``), so
@@ -388,14 +389,7 @@ class GRU:
     """
 
     def __init__(self, input_size, hidden_size, *, rng=None, dtype=np.float64):
-        check_sizes(input_size=input_size, hidden_size=hidden_size)
-        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
-        self.dtype = _as_float_dtype(dtype)
-        self.params = init_gru_params(self.input_size, self.hidden_size, _as_rng(rng), self.dtype)
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-
-    def __repr__(self):
-        return f"GRU(input_size={self.input_size}, hidden_size={self.hidden_size}, dtype={self.dtype.name})"
+        self._setup(input_size, hidden_size, rng, dtype, init_gru_params)
 
     def forward(self, x, h0=None, mask=None):
         """Run the GRU over a batch of sequences.
@@ -505,7 +499,7 @@ class GRU:
             if k not in state_dict:
                 raise ValueError(f"state_dict is missing {k!r}")
         W_ih = np.asarray(state_dict["weight_ih_l0"])
-        dtype = _as_float_dtype(W_ih.dtype if dtype is None else dtype)
+        dtype = as_float_dtype(W_ih.dtype if dtype is None else dtype)
         if W_ih.ndim != 2 or W_ih.shape[0] % 3:
             raise ValueError(f"weight_ih_l0 has shape {W_ih.shape}; expected (3H, D)")
         H, D = W_ih.shape[0] // 3, W_ih.shape[1]
@@ -570,7 +564,7 @@ class GRU:
                 "(or the first two when use_bias=False)"
             )
         kernel = np.asarray(weights[0])
-        dtype = _as_float_dtype(kernel.dtype if dtype is None else dtype)
+        dtype = as_float_dtype(kernel.dtype if dtype is None else dtype)
         if kernel.ndim != 2 or kernel.shape[1] % 3:
             raise ValueError(f"kernel has shape {kernel.shape}; expected (D, 3H)")
         D, H = kernel.shape[0], kernel.shape[1] // 3
@@ -595,16 +589,3 @@ class GRU:
             bh=_reorder_gates(bias[1], _KERAS_GATES, GATES, axis=0),
         )
 
-    @classmethod
-    def _from_params(cls, Wx, Wh, bx, bh):
-        layer = cls.__new__(cls)
-        layer.input_size, layer.hidden_size = Wx.shape[0], Wh.shape[0]
-        layer.dtype = Wx.dtype
-        layer.params = {
-            "Wx": np.ascontiguousarray(Wx),
-            "Wh": np.ascontiguousarray(Wh),
-            "bx": np.array(bx),
-            "bh": np.array(bh),
-        }
-        layer.grads = {k: np.zeros_like(v) for k, v in layer.params.items()}
-        return layer

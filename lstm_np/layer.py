@@ -35,7 +35,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, as_sequence, as_state, check_sizes
+from ._checks import as_float_array, as_float_dtype, as_sequence, as_state
+from ._recurrent import RecurrentLayer
 from .cell import GATES, gates_backward, gates_forward
 
 __all__ = ["LSTM", "LSTMCache", "lstm_forward", "lstm_backward", "init_lstm_params"]
@@ -199,21 +200,6 @@ def _orthogonal(n, rng):
     return q * np.sign(np.diag(r))  # sign fix makes q uniformly distributed
 
 
-def _as_rng(rng):
-    if rng is None or isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(rng)
-    if isinstance(rng, np.random.Generator):
-        return rng
-    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None; got {type(rng).__name__}")
-
-
-def _as_float_dtype(dtype):
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64; got {dtype}")
-    return dtype
-
-
 # Gate orders of the frameworks (both put the candidate g third).
 _FRAMEWORK_GATES = ("i", "f", "g", "o")
 
@@ -224,7 +210,7 @@ def _reorder_gates(a, src, dst, axis):
     return np.concatenate([blocks[src.index(k)] for k in dst], axis=axis)
 
 
-class LSTM:
+class LSTM(RecurrentLayer):
     """A single-layer LSTM over sequences, with explicit BPTT.
 
     Parameters
@@ -260,16 +246,7 @@ class LSTM:
     """
 
     def __init__(self, input_size, hidden_size, *, rng=None, dtype=np.float64, forget_bias=1.0):
-        check_sizes(input_size=input_size, hidden_size=hidden_size)
-        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
-        self.dtype = _as_float_dtype(dtype)
-        self.params = init_lstm_params(
-            self.input_size, self.hidden_size, _as_rng(rng), self.dtype, forget_bias
-        )
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-
-    def __repr__(self):
-        return f"LSTM(input_size={self.input_size}, hidden_size={self.hidden_size}, dtype={self.dtype.name})"
+        self._setup(input_size, hidden_size, rng, dtype, init_lstm_params, forget_bias=forget_bias)
 
     # ------------------------------------------------------------------ forward/backward
 
@@ -388,7 +365,7 @@ class LSTM:
                 raise ValueError(f"state_dict is missing {k!r}")
         W_ih = np.asarray(state_dict["weight_ih_l0"])
         W_hh = np.asarray(state_dict["weight_hh_l0"])
-        dtype = _as_float_dtype(W_ih.dtype if dtype is None else dtype)
+        dtype = as_float_dtype(W_ih.dtype if dtype is None else dtype)
         if W_ih.ndim != 2 or W_ih.shape[0] % 4:
             raise ValueError(f"weight_ih_l0 has shape {W_ih.shape}; expected (4H, D)")
         H, D = W_ih.shape[0] // 4, W_ih.shape[1]
@@ -446,7 +423,7 @@ class LSTM:
                 "(or the first two when use_bias=False)"
             )
         kernel = np.asarray(weights[0])
-        dtype = _as_float_dtype(kernel.dtype if dtype is None else dtype)
+        dtype = as_float_dtype(kernel.dtype if dtype is None else dtype)
         if kernel.ndim != 2 or kernel.shape[1] % 4:
             raise ValueError(f"kernel has shape {kernel.shape}; expected (D, 4H)")
         D, H = kernel.shape[0], kernel.shape[1] // 4
@@ -466,11 +443,3 @@ class LSTM:
             b=_reorder_gates(bias, _FRAMEWORK_GATES, ours, axis=0),
         )
 
-    @classmethod
-    def _from_params(cls, Wx, Wh, b):
-        layer = cls.__new__(cls)
-        layer.input_size, layer.hidden_size = Wx.shape[0], Wh.shape[0]
-        layer.dtype = Wx.dtype
-        layer.params = {"Wx": np.ascontiguousarray(Wx), "Wh": np.ascontiguousarray(Wh), "b": b.copy()}
-        layer.grads = {k: np.zeros_like(v) for k, v in layer.params.items()}
-        return layer

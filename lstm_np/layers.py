@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, as_ids, as_mask
-from .layer import _as_float_dtype, _as_rng
+from ._checks import as_float_array, as_float_dtype, as_ids, as_mask, as_rng
 
 __all__ = ["Embedding", "Dense", "masked_mse"]
 
@@ -42,8 +41,8 @@ class Embedding:
 
     def __init__(self, num, dim, *, rng=None, dtype=np.float64, scale=0.1):
         self.num, self.dim = int(num), int(dim)
-        self.dtype = _as_float_dtype(dtype)
-        W = _as_rng(rng).normal(0.0, scale, size=(self.num, self.dim))
+        self.dtype = as_float_dtype(dtype)
+        W = as_rng(rng).normal(0.0, scale, size=(self.num, self.dim))
         self.params = {"W": W.astype(self.dtype)}
         self.grads = {"W": np.zeros_like(self.params["W"])}
 
@@ -80,9 +79,9 @@ class Dense:
 
     def __init__(self, in_features, out_features, *, rng=None, dtype=np.float64, bias=0.0):
         self.in_features, self.out_features = int(in_features), int(out_features)
-        self.dtype = _as_float_dtype(dtype)
+        self.dtype = as_float_dtype(dtype)
         a = np.sqrt(6.0 / (self.in_features + self.out_features))
-        W = _as_rng(rng).uniform(-a, a, size=(self.in_features, self.out_features))
+        W = as_rng(rng).uniform(-a, a, size=(self.in_features, self.out_features))
         self.params = {
             "W": W.astype(self.dtype),
             "b": np.full(self.out_features, bias, dtype=self.dtype),

@@ -34,8 +34,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, as_sequence, as_state, check_sizes
-from .layer import _as_float_dtype, _as_rng, _orthogonal
+from ._checks import as_float_array, as_float_dtype, as_sequence, as_state
+from ._recurrent import RecurrentLayer
+from .layer import _orthogonal
 
 __all__ = ["RNN", "RNNCache", "rnn_forward", "rnn_backward", "step_forward", "step_backward", "init_rnn_params"]
 
@@ -219,7 +220,7 @@ def init_rnn_params(input_size, hidden_size, rng, dtype=np.float64):
 # --------------------------------------------------------------------------- the layer
 
 
-class RNN:
+class RNN(RecurrentLayer):
     """A single-layer tanh RNN over sequences, with explicit BPTT.
 
     Same interface as ``GRU`` (and, with its extra cell state, ``LSTM``), so
@@ -255,14 +256,7 @@ class RNN:
     """
 
     def __init__(self, input_size, hidden_size, *, rng=None, dtype=np.float64):
-        check_sizes(input_size=input_size, hidden_size=hidden_size)
-        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
-        self.dtype = _as_float_dtype(dtype)
-        self.params = init_rnn_params(self.input_size, self.hidden_size, _as_rng(rng), self.dtype)
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-
-    def __repr__(self):
-        return f"RNN(input_size={self.input_size}, hidden_size={self.hidden_size}, dtype={self.dtype.name})"
+        self._setup(input_size, hidden_size, rng, dtype, init_rnn_params)
 
     def forward(self, x, h0=None, mask=None):
         """Run the RNN over a batch of sequences.
@@ -371,7 +365,7 @@ class RNN:
             if k not in state_dict:
                 raise ValueError(f"state_dict is missing {k!r}")
         W_ih = np.asarray(state_dict["weight_ih_l0"])
-        dtype = _as_float_dtype(W_ih.dtype if dtype is None else dtype)
+        dtype = as_float_dtype(W_ih.dtype if dtype is None else dtype)
         if W_ih.ndim != 2:
             raise ValueError(f"weight_ih_l0 has shape {W_ih.shape}; expected (H, D)")
         H, D = W_ih.shape
@@ -420,7 +414,7 @@ class RNN:
                 "(or the first two when use_bias=False)"
             )
         kernel = np.asarray(weights[0])
-        dtype = _as_float_dtype(kernel.dtype if dtype is None else dtype)
+        dtype = as_float_dtype(kernel.dtype if dtype is None else dtype)
         if kernel.ndim != 2:
             raise ValueError(f"kernel has shape {kernel.shape}; expected (D, H)")
         D, H = kernel.shape
@@ -433,11 +427,3 @@ class RNN:
         )
         return cls._from_params(Wx=kernel, Wh=rec, b=bias)
 
-    @classmethod
-    def _from_params(cls, Wx, Wh, b):
-        layer = cls.__new__(cls)
-        layer.input_size, layer.hidden_size = Wx.shape[0], Wh.shape[0]
-        layer.dtype = Wx.dtype
-        layer.params = {"Wx": np.ascontiguousarray(Wx), "Wh": np.ascontiguousarray(Wh), "b": b.copy()}
-        layer.grads = {k: np.zeros_like(v) for k, v in layer.params.items()}
-        return layer

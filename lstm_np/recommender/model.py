@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..gru import GRU
-from ..layer import LSTM, _as_rng
+from .._checks import as_rng
+from ..layer import LSTM
 from ..layers import Dense, Embedding, masked_mse
 from ..rnn import RNN
 from .sequences import UNKNOWN_ITEM, Batch
@@ -71,7 +72,7 @@ class RatingModel:
                  cell="lstm"):
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}; got {cell!r}")
-        rng = _as_rng(rng)
+        rng = as_rng(rng)
         self.dtype = np.dtype(dtype)
         self.mean = float(mean)
         self.cell = cell
