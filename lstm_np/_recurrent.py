@@ -8,9 +8,88 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_dtype, as_rng, check_sizes
+from ._checks import as_float_array, as_float_dtype, as_rng, check_sizes
 
-__all__ = ["RecurrentLayer"]
+__all__ = ["RecurrentLayer", "read_torch_state", "read_keras_weights"]
+
+_TORCH_KEYS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+
+
+def _label(gates):
+    return "H" if gates == 1 else f"{gates}H"
+
+
+def read_torch_state(state_dict, gates, module, dtype=None):
+    """Check a single-layer PyTorch state dict whose matrices stack ``gates`` blocks.
+
+    Parameters
+    ----------
+    state_dict : mapping of str to array
+        ``weight_ih_l0`` (kH, D), ``weight_hh_l0`` (kH, H) and optionally
+        ``bias_ih_l0``, ``bias_hh_l0`` (kH,), with k = ``gates``.
+    gates : int
+        4 for nn.LSTM, 3 for nn.GRU, 1 for nn.RNN.
+    module : str
+        Named in the error for unsupported keys, e.g. ``"nn.GRU"``.
+    dtype : float32 or float64, optional
+        Defaults to the dtype of ``weight_ih_l0``.
+
+    Returns
+    -------
+    W_ih, W_hh, b_ih, b_hh : ndarray of ``dtype``
+        In PyTorch's layout; a missing bias (``bias=False``) is zeros.
+    """
+    extra = sorted(set(state_dict) - set(_TORCH_KEYS))
+    if extra:
+        raise ValueError(
+            f"state_dict has keys {extra} that a single-layer, unidirectional {module} does not have; "
+            f"only {', '.join(_TORCH_KEYS)} are supported"
+        )
+    for k in _TORCH_KEYS[:2]:
+        if k not in state_dict:
+            raise ValueError(f"state_dict is missing {k!r}")
+    W_ih = np.asarray(state_dict["weight_ih_l0"])
+    dtype = as_float_dtype(W_ih.dtype if dtype is None else dtype)
+    kH = _label(gates)
+    if W_ih.ndim != 2 or W_ih.shape[0] % gates:
+        raise ValueError(f"weight_ih_l0 has shape {W_ih.shape}; expected ({kH}, D)")
+    H, D = W_ih.shape[0] // gates, W_ih.shape[1]
+
+    def read(name, dims, sizes):
+        return as_float_array(name, np.asarray(state_dict[name]).astype(dtype), dims, sizes, dtype)
+
+    W_ih = read("weight_ih_l0", (kH, "D"), (gates * H, D))
+    W_hh = read("weight_hh_l0", (kH, "H"), (gates * H, H))
+    b_ih, b_hh = (
+        read(k, (kH,), (gates * H,)) if k in state_dict else np.zeros(gates * H, dtype) for k in _TORCH_KEYS[2:]
+    )
+    return W_ih, W_hh, b_ih, b_hh
+
+
+def read_keras_weights(weights, gates, dtype=None):
+    """Check a Keras layer's ``get_weights()`` list: kernel (D, kH), recurrent kernel (H, kH), bias.
+
+    Returns
+    -------
+    kernel, recurrent_kernel : ndarray of ``dtype``
+    bias : ndarray as given (the caller checks its layout), or None when left out
+    dtype : numpy dtype
+        ``dtype``, or the kernel's when None.
+    """
+    if len(weights) not in (2, 3):
+        raise ValueError(
+            f"weights has {len(weights)} arrays; expected [kernel, recurrent_kernel, bias] "
+            "(or the first two when use_bias=False)"
+        )
+    kernel = np.asarray(weights[0])
+    dtype = as_float_dtype(kernel.dtype if dtype is None else dtype)
+    kH = _label(gates)
+    if kernel.ndim != 2 or kernel.shape[1] % gates:
+        raise ValueError(f"kernel has shape {kernel.shape}; expected (D, {kH})")
+    D, H = kernel.shape[0], kernel.shape[1] // gates
+    kernel = as_float_array("kernel", kernel.astype(dtype), ("D", kH), (D, gates * H), dtype)
+    rec = as_float_array("recurrent_kernel", np.asarray(weights[1]).astype(dtype), ("H", kH), (H, gates * H), dtype)
+    return kernel, rec, (np.asarray(weights[2]) if len(weights) == 3 else None), dtype
 
 
 class RecurrentLayer:

@@ -45,9 +45,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, as_float_dtype, as_sequence, as_state
+from ._checks import as_float_array, as_sequence, as_state
 from .cell import sigmoid
-from ._recurrent import RecurrentLayer
+from ._recurrent import RecurrentLayer, read_keras_weights, read_torch_state
 from .layer import _orthogonal
 
 __all__ = [
@@ -488,31 +488,7 @@ class GRU(RecurrentLayer):
             ``bh = b_hh``; its outputs equal the PyTorch module's
             (``batch_first=True``) for the same inputs.
         """
-        known = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}
-        extra = sorted(set(state_dict) - known)
-        if extra:
-            raise ValueError(
-                f"state_dict has keys {extra} that a single-layer, unidirectional nn.GRU "
-                "does not have; only weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0 are supported"
-            )
-        for k in ("weight_ih_l0", "weight_hh_l0"):
-            if k not in state_dict:
-                raise ValueError(f"state_dict is missing {k!r}")
-        W_ih = np.asarray(state_dict["weight_ih_l0"])
-        dtype = as_float_dtype(W_ih.dtype if dtype is None else dtype)
-        if W_ih.ndim != 2 or W_ih.shape[0] % 3:
-            raise ValueError(f"weight_ih_l0 has shape {W_ih.shape}; expected (3H, D)")
-        H, D = W_ih.shape[0] // 3, W_ih.shape[1]
-        W_ih = as_float_array("weight_ih_l0", W_ih.astype(dtype), ("3H", "D"), (3 * H, D), dtype)
-        W_hh = as_float_array(
-            "weight_hh_l0", np.asarray(state_dict["weight_hh_l0"]).astype(dtype), ("3H", "H"), (3 * H, H), dtype
-        )
-        b_ih, b_hh = (
-            as_float_array(k, np.asarray(state_dict[k]).astype(dtype), ("3H",), (3 * H,), dtype)
-            if k in state_dict
-            else np.zeros(3 * H, dtype)
-            for k in ("bias_ih_l0", "bias_hh_l0")
-        )
+        W_ih, W_hh, b_ih, b_hh = read_torch_state(state_dict, 3, "nn.GRU", dtype)
         return cls._from_params(Wx=W_ih.T, Wh=W_hh.T, bx=b_ih, bh=b_hh)
 
     def to_keras(self):
@@ -558,22 +534,9 @@ class GRU(RecurrentLayer):
             ``bx = bias[0]``, ``bh = bias[1]`` (gate blocks reordered to
             r, z, n).
         """
-        if len(weights) not in (2, 3):
-            raise ValueError(
-                f"weights has {len(weights)} arrays; expected [kernel, recurrent_kernel, bias] "
-                "(or the first two when use_bias=False)"
-            )
-        kernel = np.asarray(weights[0])
-        dtype = as_float_dtype(kernel.dtype if dtype is None else dtype)
-        if kernel.ndim != 2 or kernel.shape[1] % 3:
-            raise ValueError(f"kernel has shape {kernel.shape}; expected (D, 3H)")
-        D, H = kernel.shape[0], kernel.shape[1] // 3
-        kernel = as_float_array("kernel", kernel.astype(dtype), ("D", "3H"), (D, 3 * H), dtype)
-        rec = as_float_array(
-            "recurrent_kernel", np.asarray(weights[1]).astype(dtype), ("H", "3H"), (H, 3 * H), dtype
-        )
-        if len(weights) == 3:
-            bias = np.asarray(weights[2])
+        kernel, rec, bias, dtype = read_keras_weights(weights, 3, dtype)
+        H = rec.shape[0]
+        if bias is not None:
             if bias.shape == (3 * H,):
                 raise ValueError(
                     f"bias has shape {bias.shape}: a Keras GRU with reset_after=False, which applies r "

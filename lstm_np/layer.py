@@ -35,8 +35,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, as_float_dtype, as_sequence, as_state
-from ._recurrent import RecurrentLayer
+from ._checks import as_float_array, as_sequence, as_state
+from ._recurrent import RecurrentLayer, read_keras_weights, read_torch_state
 from .cell import GATES, gates_backward, gates_forward
 
 __all__ = ["LSTM", "LSTMCache", "lstm_forward", "lstm_backward", "init_lstm_params"]
@@ -352,29 +352,8 @@ class LSTM(RecurrentLayer):
             (gate blocks reordered to i, f, o, g); its outputs equal the
             PyTorch module's (``batch_first=True``) for the same inputs.
         """
-        known = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}
-        extra = sorted(set(state_dict) - known)
-        if extra:
-            raise ValueError(
-                f"state_dict has keys {extra} that a single-layer, unidirectional nn.LSTM "
-                "without projections does not have; only weight_ih_l0, weight_hh_l0, "
-                "bias_ih_l0, bias_hh_l0 are supported"
-            )
-        for k in ("weight_ih_l0", "weight_hh_l0"):
-            if k not in state_dict:
-                raise ValueError(f"state_dict is missing {k!r}")
-        W_ih = np.asarray(state_dict["weight_ih_l0"])
-        W_hh = np.asarray(state_dict["weight_hh_l0"])
-        dtype = as_float_dtype(W_ih.dtype if dtype is None else dtype)
-        if W_ih.ndim != 2 or W_ih.shape[0] % 4:
-            raise ValueError(f"weight_ih_l0 has shape {W_ih.shape}; expected (4H, D)")
-        H, D = W_ih.shape[0] // 4, W_ih.shape[1]
-        W_hh = as_float_array("weight_hh_l0", W_hh.astype(dtype), ("4H", "H"), (4 * H, H), dtype)
-        b = np.zeros(4 * H, dtype)
-        for k in ("bias_ih_l0", "bias_hh_l0"):
-            if k in state_dict:
-                b = b + as_float_array(k, np.asarray(state_dict[k]).astype(dtype), ("4H",), (4 * H,), dtype)
-        W_ih = as_float_array("weight_ih_l0", W_ih.astype(dtype), ("4H", "D"), (4 * H, D), dtype)
+        W_ih, W_hh, b_ih, b_hh = read_torch_state(state_dict, 4, "nn.LSTM without projections", dtype)
+        b = b_ih + b_hh
         ours = GATES
         return cls._from_params(
             Wx=_reorder_gates(W_ih.T, _FRAMEWORK_GATES, ours, axis=1),
@@ -417,25 +396,10 @@ class LSTM(RecurrentLayer):
             With ``Wx = kernel``, ``Wh = recurrent_kernel``, ``b = bias``
             (gate blocks reordered to i, f, o, g).
         """
-        if len(weights) not in (2, 3):
-            raise ValueError(
-                f"weights has {len(weights)} arrays; expected [kernel, recurrent_kernel, bias] "
-                "(or the first two when use_bias=False)"
-            )
-        kernel = np.asarray(weights[0])
-        dtype = as_float_dtype(kernel.dtype if dtype is None else dtype)
-        if kernel.ndim != 2 or kernel.shape[1] % 4:
-            raise ValueError(f"kernel has shape {kernel.shape}; expected (D, 4H)")
-        D, H = kernel.shape[0], kernel.shape[1] // 4
-        kernel = as_float_array("kernel", kernel.astype(dtype), ("D", "4H"), (D, 4 * H), dtype)
-        rec = as_float_array(
-            "recurrent_kernel", np.asarray(weights[1]).astype(dtype), ("H", "4H"), (H, 4 * H), dtype
-        )
-        bias = (
-            as_float_array("bias", np.asarray(weights[2]).astype(dtype), ("4H",), (4 * H,), dtype)
-            if len(weights) == 3
-            else np.zeros(4 * H, dtype)
-        )
+        kernel, rec, bias, dtype = read_keras_weights(weights, 4, dtype)
+        H = rec.shape[0]
+        bias = np.zeros(4 * H, dtype) if bias is None else as_float_array(
+            "bias", bias.astype(dtype), ("4H",), (4 * H,), dtype)
         ours = GATES
         return cls._from_params(
             Wx=_reorder_gates(kernel, _FRAMEWORK_GATES, ours, axis=1),

@@ -34,8 +34,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, as_float_dtype, as_sequence, as_state
-from ._recurrent import RecurrentLayer
+from ._checks import as_float_array, as_sequence, as_state
+from ._recurrent import RecurrentLayer, read_keras_weights, read_torch_state
 from .layer import _orthogonal
 
 __all__ = ["RNN", "RNNCache", "rnn_forward", "rnn_backward", "step_forward", "step_backward", "init_rnn_params"]
@@ -354,29 +354,8 @@ class RNN(RecurrentLayer):
         RNN
             With ``Wx = W_ih^T``, ``Wh = W_hh^T``, ``b = b_ih + b_hh``.
         """
-        known = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}
-        extra = sorted(set(state_dict) - known)
-        if extra:
-            raise ValueError(
-                f"state_dict has keys {extra} that a single-layer, unidirectional nn.RNN "
-                "does not have; only weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0 are supported"
-            )
-        for k in ("weight_ih_l0", "weight_hh_l0"):
-            if k not in state_dict:
-                raise ValueError(f"state_dict is missing {k!r}")
-        W_ih = np.asarray(state_dict["weight_ih_l0"])
-        dtype = as_float_dtype(W_ih.dtype if dtype is None else dtype)
-        if W_ih.ndim != 2:
-            raise ValueError(f"weight_ih_l0 has shape {W_ih.shape}; expected (H, D)")
-        H, D = W_ih.shape
-        W_ih = as_float_array("weight_ih_l0", W_ih.astype(dtype), ("H", "D"), (H, D), dtype)
-        W_hh = as_float_array(
-            "weight_hh_l0", np.asarray(state_dict["weight_hh_l0"]).astype(dtype), ("H", "H"), (H, H), dtype
-        )
-        b = np.zeros(H, dtype)
-        for k in ("bias_ih_l0", "bias_hh_l0"):
-            if k in state_dict:
-                b = b + as_float_array(k, np.asarray(state_dict[k]).astype(dtype), ("H",), (H,), dtype)
+        W_ih, W_hh, b_ih, b_hh = read_torch_state(state_dict, 1, "nn.RNN", dtype)
+        b = b_ih + b_hh
         return cls._from_params(Wx=W_ih.T, Wh=W_hh.T, b=b)
 
     def to_keras(self):
@@ -408,22 +387,8 @@ class RNN(RecurrentLayer):
         -------
         RNN
         """
-        if len(weights) not in (2, 3):
-            raise ValueError(
-                f"weights has {len(weights)} arrays; expected [kernel, recurrent_kernel, bias] "
-                "(or the first two when use_bias=False)"
-            )
-        kernel = np.asarray(weights[0])
-        dtype = as_float_dtype(kernel.dtype if dtype is None else dtype)
-        if kernel.ndim != 2:
-            raise ValueError(f"kernel has shape {kernel.shape}; expected (D, H)")
-        D, H = kernel.shape
-        kernel = as_float_array("kernel", kernel.astype(dtype), ("D", "H"), (D, H), dtype)
-        rec = as_float_array("recurrent_kernel", np.asarray(weights[1]).astype(dtype), ("H", "H"), (H, H), dtype)
-        bias = (
-            as_float_array("bias", np.asarray(weights[2]).astype(dtype), ("H",), (H,), dtype)
-            if len(weights) == 3
-            else np.zeros(H, dtype)
-        )
+        kernel, rec, bias, dtype = read_keras_weights(weights, 1, dtype)
+        H = rec.shape[0]
+        bias = np.zeros(H, dtype) if bias is None else as_float_array("bias", bias.astype(dtype), ("H",), (H,), dtype)
         return cls._from_params(Wx=kernel, Wh=rec, b=bias)
 
