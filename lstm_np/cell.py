@@ -10,15 +10,28 @@ The standard LSTM (no peepholes), for one time step and a batch of B rows::
     c = f * c_prev + i * g                       cell state
     h = o * tanh(c)                              hidden state
 
+Backward, for the gradients dh (at h) and dc_next (at c, from the next step)::
+
+    dc      = dc_next + dh * o * (1 - tanh(c)^2)    c reaches the loss via h and c_next
+    dz_i    = dc * g * i (1 - i)                    sigma' = s (1 - s)
+    dz_f    = dc * c_prev * f (1 - f)
+    dz_o    = dh * tanh(c) * o (1 - o)
+    dz_g    = dc * i * (1 - g^2)                    tanh' = 1 - t^2
+    dc_prev = dc * f
+    dx = dz Wx^T,  dh_prev = dz Wh^T,  dWx = x^T dz,  dWh = h_prev^T dz,  db = sum of dz
+
 Gate order in every fused array (``Wx``, ``Wh``, ``b``, ``z``) is
 **i, f, o, g**: the three sigmoid gates first, so one ``sigmoid`` call covers
 the contiguous slice ``[:, :3H]`` and one ``tanh`` the slice ``[:, 3H:]``.
 (PyTorch and Keras use i, f, g, o; ``lstm_np.layer`` converts.)
 
 This module imports NumPy only. ``step_forward``/``step_backward`` are the
-readable single-step reference; the sequence layer (``lstm_np.layer``) uses
-the same two element-wise halves, ``gates_forward`` and ``gates_backward``,
-around GEMMs batched over time.
+readable single-step reference. The sequence layer (``lstm_np.layer``) uses
+their element-wise parts around GEMMs batched over time: ``gates_forward``;
+``gate_partials``, the factors of the backward equations that involve neither
+dh nor dc (they depend only on the forward pass, so the layer computes them
+for many steps in one call); and ``gates_backward``, the chain rule that
+multiplies them by dh and dc, the one part that must run step by step.
 """
 
 from __future__ import annotations
@@ -29,6 +42,7 @@ __all__ = [
     "GATES",
     "sigmoid",
     "gates_forward",
+    "gate_partials",
     "gates_backward",
     "step_forward",
     "step_backward",
@@ -103,8 +117,61 @@ def gates_forward(z, c_prev, out=None, *, state_out=None):
     return act, c, tanh_c, h
 
 
-def gates_backward(dh, dc_next, act, c_prev, tanh_c, out=None):
-    """Element-wise half of a step's backward pass.
+def gate_partials(act, c_prev, tanh_c, out=None, dh_dc=None):
+    """The local derivatives of a step: how c and h move with z and with c.
+
+    They depend only on what the forward pass stored, not on the loss, so the
+    sequence layer computes them for many steps in one call; the backward
+    recursion then only multiplies them by the gradients arriving at c and h
+    (``gates_backward``).
+
+    Parameters
+    ----------
+    act : (..., 4H) ndarray
+        Gate activations i, f, o, g (from ``gates_forward``).
+    c_prev : (..., H) ndarray
+        Cell state before the step.
+    tanh_c : (..., H) ndarray
+        tanh of the cell state after the step.
+    out : (..., 4H) ndarray, optional
+        Buffer for the gate partials.
+    dh_dc : (..., H) ndarray, optional
+        Buffer for dh/dc.
+
+    The leading axes are free: (B,) for one step, (K, B) for K steps.
+
+    Returns
+    -------
+    partials : (..., 4H) ndarray
+        Gate order i, f, o, g: dc/dz_i, dc/dz_f, dh/dz_o, dc/dz_g (element-wise).
+    dh_dc : (..., H) ndarray
+        dh/dc = o * tanh'(c).
+    """
+    H = c_prev.shape[-1]
+    i, f, o, g = act[..., :H], act[..., H : 2 * H], act[..., 2 * H : 3 * H], act[..., 3 * H :]
+    p = np.empty_like(act) if out is None else out
+    p_i, p_f, p_o, p_g = p[..., :H], p[..., H : 2 * H], p[..., 2 * H : 3 * H], p[..., 3 * H :]
+
+    # From the stored activations: sigma'(z) = s (1 - s) for i, f, o (one call
+    # over their contiguous block) and tanh'(z) = 1 - t^2 for g and c. Written
+    # into the output buffers, since for many steps a temporary is large.
+    s, p_s = act[..., : 3 * H], p[..., : 3 * H]
+    np.subtract(1.0, s, out=p_s)
+    p_s *= s                                     # i (1 - i), f (1 - f), o (1 - o)
+    p_i *= g                                     # c = f * c_prev + i * g
+    p_f *= c_prev                                # c = f * c_prev + i * g
+    p_o *= tanh_c                                # h = o * tanh(c)
+    np.multiply(g, g, out=p_g)
+    np.subtract(1.0, p_g, out=p_g)
+    p_g *= i                                     # c = f * c_prev + i * g, g = tanh(z_g)
+    dh_dc = np.multiply(tanh_c, tanh_c, out=dh_dc)
+    np.subtract(1.0, dh_dc, out=dh_dc)
+    dh_dc *= o                                   # h = o * tanh(c)
+    return p, dh_dc
+
+
+def gates_backward(dh, dc_next, partials, dh_dc, f, out=None):
+    """Element-wise half of a step's backward pass: the chain rule.
 
     Parameters
     ----------
@@ -113,10 +180,12 @@ def gates_backward(dh, dc_next, act, c_prev, tanh_c, out=None):
         next step's recurrence).
     dc_next : (B, H) ndarray
         Gradient arriving at this step's c from the next step's cell.
-    act, c_prev, tanh_c : ndarrays
-        As returned by / given to ``gates_forward``.
+    partials, dh_dc : ndarrays
+        This step's local derivatives, from ``gate_partials``.
+    f : (B, H) ndarray
+        This step's forget gate.
     out : (B, 4H) ndarray, optional
-        Buffer for ``dz``.
+        Buffer for ``dz``; may be ``partials`` itself, to overwrite them.
 
     Returns
     -------
@@ -125,24 +194,21 @@ def gates_backward(dh, dc_next, act, c_prev, tanh_c, out=None):
     dc_prev : (B, H) ndarray
         Gradient flowing to the previous cell state.
 
-    Inputs are never modified.
+    Inputs are never modified (except ``partials`` when it is ``out``).
     """
-    H = c_prev.shape[-1]
-    i, f, o, g = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
-    dz = out if out is not None else np.empty_like(act)
+    H = f.shape[-1]
+    dz = np.empty_like(partials) if out is None else out
     dz_i, dz_f, dz_o, dz_g = dz[:, :H], dz[:, H : 2 * H], dz[:, 2 * H : 3 * H], dz[:, 3 * H :]
+    p_i, p_f, p_o, p_g = partials[:, :H], partials[:, H : 2 * H], partials[:, 2 * H : 3 * H], partials[:, 3 * H :]
 
     # c reaches the loss two ways: through h = o * tanh(c), and through the
     # next step's cell c_next = f_next * c + ...; both paths add up.
-    dc = dc_next + dh * o * (1.0 - tanh_c**2)
-
-    # d/dz of each gate, using sigma' = s(1 - s) and tanh' = 1 - t^2 of the
-    # stored activations.
-    np.multiply(dc * g, i * (1.0 - i), out=dz_i)          # c = ... + i * g
-    np.multiply(dc * c_prev, f * (1.0 - f), out=dz_f)     # c = f * c_prev + ...
-    np.multiply(dh * tanh_c, o * (1.0 - o), out=dz_o)     # h = o * tanh(c)
-    np.multiply(dc * i, 1.0 - g**2, out=dz_g)             # c = ... + i * g
-    dc_prev = dc * f
+    dc = dc_next + dh * dh_dc
+    np.multiply(dc, p_i, out=dz_i)      # i, f and g act on the loss through c,
+    np.multiply(dc, p_f, out=dz_f)
+    np.multiply(dh, p_o, out=dz_o)      # o only through h.
+    np.multiply(dc, p_g, out=dz_g)
+    dc_prev = dc * f                    # c = f * c_prev + ...
     return dz, dc_prev
 
 
@@ -195,7 +261,9 @@ def step_backward(dh, dc, cache):
         ``{"Wx": (D, 4H), "Wh": (H, 4H), "b": (4H,)}``.
     """
     x, h_prev, c_prev, Wx, Wh, act, tanh_c = cache
-    dz, dc_prev = gates_backward(dh, dc, act, c_prev, tanh_c)
+    H = h_prev.shape[1]
+    partials, dh_dc = gate_partials(act, c_prev, tanh_c)
+    dz, dc_prev = gates_backward(dh, dc, partials, dh_dc, act[:, H : 2 * H], out=partials)
     dx = dz @ Wx.T
     dh_prev = dz @ Wh.T
     grads = {"Wx": x.T @ dz, "Wh": h_prev.T @ dz, "b": dz.sum(axis=0)}

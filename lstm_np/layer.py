@@ -37,7 +37,7 @@ import numpy as np
 
 from ._checks import as_float_array, as_sequence, as_state
 from ._recurrent import RecurrentLayer, read_keras_weights, read_torch_state
-from .cell import GATES, gates_backward, gates_forward
+from .cell import GATES, gate_partials, gates_backward, gates_forward
 
 __all__ = ["LSTM", "LSTMCache", "lstm_forward", "lstm_backward", "init_lstm_params"]
 
@@ -77,9 +77,12 @@ def lstm_forward(x, Wx, Wh, b, h0, c0, mask=None):
     B, T, D = x.shape
     H = Wh.shape[0]
     xt = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * B, D)
-    # One GEMM for the input projections of every step; the per-step loop
-    # then overwrites each slice with that step's gate activations.
-    act = (xt @ Wx + b).reshape(T, B, 4 * H)
+    # One GEMM for the input projections of every step, written straight into
+    # the cache's array; the per-step loop then overwrites each step's slice
+    # with that step's gate activations.
+    act = np.empty((T, B, 4 * H), dtype=x.dtype)
+    np.matmul(xt, Wx, out=act.reshape(T * B, 4 * H))
+    act += b
     hs = np.empty((T + 1, B, H), dtype=x.dtype)
     cs = np.empty((T + 1, B, H), dtype=x.dtype)
     tanh_c = np.empty((T, B, H), dtype=x.dtype)
@@ -129,36 +132,54 @@ def lstm_backward(dout, cache, dh_T=None, dc_T=None):
     dc = np.zeros((B, H), dtype=act.dtype) if dc_T is None else dc_T.copy()
     grads = {"Wx": np.zeros_like(Wx), "Wh": np.zeros_like(Wh), "b": np.zeros(H4, dtype=act.dtype)}
     dx = np.empty((B, T, D), dtype=act.dtype)
-    K = _chunk_steps(T, B, H4)
-    dz = np.empty((K, B, H4), dtype=act.dtype)  # dz of the K steps of one chunk
+    K, k = _chunk_steps(T, B, H4)
+    dz = np.empty((K, B, H4), dtype=act.dtype)      # partials, then dz, of one chunk's steps
+    dh_dc = np.empty((K, B, H), dtype=act.dtype)
+    f = act[:, :, H : 2 * H]
+    padded = None if m is None else m == 0  # (T, B, 1)
 
     for start in reversed(range(0, T, K)):  # chunks of K steps, the last chunk first
         stop = min(start + K, T)
-        for t in reversed(range(start, stop)):
-            dz_t = dz[t - start]
-            dh_t = dh + dout_t[t]  # from the next step and from this step's output
-            if m is None:
-                _, dc = gates_backward(dh_t, dc, act[t], cs[t], tanh_c[t], out=dz_t)
-                dh = dz_t @ Wh.T
-            else:
-                # The new state is kept where m = 1; where m = 0 the carried state
-                # is the previous one, so the gradient skips the cell entirely.
-                _, dc_prev = gates_backward(m[t] * dh_t, m[t] * dc, act[t], cs[t], tanh_c[t], out=dz_t)
-                dh = dz_t @ Wh.T + (1 - m[t]) * dh
-                dc = dc_prev + (1 - m[t]) * dc
+        n = stop - start
+        for lo in reversed(range(start, stop, k)):  # blocks of k steps within the chunk
+            hi = min(lo + k, stop)
+            # The local derivatives need only the forward pass: k steps in one call.
+            p, p_c = dz[lo - start : hi - start], dh_dc[lo - start : hi - start]
+            gate_partials(act[lo:hi], cs[lo:hi], tanh_c[lo:hi], out=p, dh_dc=p_c)
+            if m is not None:  # a padded step's cell affects nothing
+                p *= m[lo:hi]
+                p_c *= m[lo:hi]
+            for t in reversed(range(lo, hi)):
+                dz_t = dz[t - start]
+                dh_t = dh + dout_t[t]  # from the next step and from this step's output
+                _, dc_prev = gates_backward(dh_t, dc, dz_t, dh_dc[t - start], f[t], out=dz_t)
+                dh_prev = dz_t @ Wh.T
+                if m is not None:  # a padded step passes the gradient through, as it did the state
+                    np.copyto(dh_prev, dh, where=padded[t])
+                    np.copyto(dc_prev, dc, where=padded[t])
+                dh, dc = dh_prev, dc_prev
         # This chunk's share of the parameter gradients and of dx: one GEMM each.
-        dz_flat = dz[: stop - start].reshape(-1, H4)
+        dz_flat = dz[:n].reshape(-1, H4)
         grads["Wx"] += xt[start * B : stop * B].T @ dz_flat
         grads["Wh"] += hs[start:stop].reshape(-1, H).T @ dz_flat
         grads["b"] += dz_flat.sum(axis=0)
-        dx[:, start:stop] = (dz_flat @ Wx.T).reshape(stop - start, B, D).transpose(1, 0, 2)
+        dx[:, start:stop] = (dz_flat @ Wx.T).reshape(n, B, D).transpose(1, 0, 2)
     return dx, dh, dc, grads
 
 
 def _chunk_steps(T, B, H4):
-    """Steps per backward chunk: about 4 Mi elements of dz at a time (16 MiB in
-    float32), all T steps when that fits."""
-    return max(1, min(T, (1 << 22) // (B * H4)))
+    """Steps per backward chunk and per block of local derivatives.
+
+    K: the weight gradients are formed once per chunk of K steps, about 4 Mi
+    elements of dz (16 MiB in float32), all T steps when that fits. k: the
+    local derivatives are computed k steps per call, about 256 Ki elements:
+    all steps at once for small problems, where each NumPy call costs more
+    than its arithmetic, one step at a time for large ones, so that the
+    arrays are still in the CPU cache when the step uses them.
+    """
+    K = max(1, min(T, (1 << 22) // (B * H4)))
+    k = max(1, min(K, (1 << 18) // (B * H4)))
+    return K, k
 
 
 def init_lstm_params(input_size, hidden_size, rng, dtype=np.float64, forget_bias=1.0):

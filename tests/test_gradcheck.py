@@ -40,8 +40,8 @@ def test_check_catches_a_broken_derivative(monkeypatch):
     """Drop the forget-gate path into dc_prev: the check must fail loudly."""
     original = cell.gates_backward
 
-    def broken(dh, dc_next, act, c_prev, tanh_c, out=None):
-        dz, dc_prev = original(dh, dc_next, act, c_prev, tanh_c, out=out)
+    def broken(*args, **kwargs):
+        dz, dc_prev = original(*args, **kwargs)
         return dz, np.zeros_like(dc_prev)
 
     monkeypatch.setattr(cell, "gates_backward", broken)
@@ -53,6 +53,25 @@ def test_check_catches_a_broken_derivative(monkeypatch):
     assert ("cell", "c_prev") in bad
     assert ("layer", "Wh") in bad
     assert max(r["error"] for r in rows) > 1e-2
+
+
+def test_check_catches_a_broken_local_derivative(monkeypatch):
+    """Forget tanh' in dh/dc (a classic slip): every path through c is wrong."""
+    original = cell.gate_partials
+
+    def broken(act, c_prev, tanh_c, out=None, dh_dc=None):
+        p, d = original(act, c_prev, tanh_c, out=out, dh_dc=dh_dc)
+        H = c_prev.shape[-1]
+        np.copyto(d, act[..., 2 * H : 3 * H])  # dh/dc = o, without (1 - tanh(c)^2)
+        return p, d
+
+    import lstm_np.layer as layer
+
+    monkeypatch.setattr(cell, "gate_partials", broken)
+    monkeypatch.setattr(layer, "gate_partials", broken)
+    rows = gradcheck_report(seed=0)
+    bad = {(r["component"], r["name"]) for r in rows if not r["ok"]}
+    assert {("cell", "Wx"), ("layer", "Wx"), ("layer", "c0")} <= bad
 
 
 def test_cli_prints_the_table_and_exits_zero(capsys):

@@ -81,14 +81,16 @@ def test_backward_leaves_the_cache_unchanged():
     np.testing.assert_array_equal(dx1, dx2)
 
 
-@pytest.mark.parametrize("K", [1, 2, 3, 6])
+@pytest.mark.parametrize("K, k", [(1, 1), (2, 1), (3, 2), (3, 3), (6, 4), (7, 1), (7, 3)])
 @pytest.mark.parametrize("with_mask", [False, True])
-def test_chunked_backward_equals_one_chunk(monkeypatch, K, with_mask):
+def test_chunked_backward_equals_one_chunk(monkeypatch, K, k, with_mask):
+    """K steps per chunk of weight gradients, k per block of local derivatives."""
     problem = make(B=3, T=7, seed=3)
     if not with_mask:
         problem = (*problem[:-1], None)
-    whole = run(*problem)  # small problem: one chunk of all T steps
-    monkeypatch.setattr(layer, "_chunk_steps", lambda T, B, H4: K)
+    assert layer._chunk_steps(7, 3, 4 * 5) == (7, 7)
+    whole = run(*problem)  # small problem: one chunk, one block of all T steps
+    monkeypatch.setattr(layer, "_chunk_steps", lambda T, B, H4: (K, k))
     chunked = run(*problem)
     for k in whole:
         np.testing.assert_allclose(chunked[k], whole[k], rtol=1e-12, atol=1e-13, err_msg=k)
@@ -96,25 +98,26 @@ def test_chunked_backward_equals_one_chunk(monkeypatch, K, with_mask):
 
 def test_default_chunks_split_a_long_sequence(monkeypatch):
     B, T, H = 64, 130, 128
-    assert layer._chunk_steps(T, B, 4 * H) < T  # the default really splits this one
+    K, k = layer._chunk_steps(T, B, 4 * H)
+    assert 1 < k < K < T  # the default really splits this one, in blocks within chunks
     problem = make(B=B, T=T, D=3, H=H, seed=4)
     chunked = run(*problem)
-    monkeypatch.setattr(layer, "_chunk_steps", lambda T, B, H4: T)
+    monkeypatch.setattr(layer, "_chunk_steps", lambda T, B, H4: (T, T))
     whole = run(*problem)
     for k in whole:
         np.testing.assert_allclose(chunked[k], whole[k], rtol=1e-11, atol=1e-12, err_msg=k)
 
 
 def test_float32_chunks_stay_float32(monkeypatch):
-    monkeypatch.setattr(layer, "_chunk_steps", lambda T, B, H4: 2)
+    monkeypatch.setattr(layer, "_chunk_steps", lambda T, B, H4: (2, 1))
     res = run(*make(dtype=np.float32, seed=5))
     assert all(v.dtype == np.float32 for v in res.values())
 
 
-@pytest.mark.parametrize("K", [1, 3])
-def test_chunked_backward_passes_the_gradient_check(monkeypatch, K):
+@pytest.mark.parametrize("K, k", [(1, 1), (3, 2), (7, 1)])
+def test_chunked_backward_passes_the_gradient_check(monkeypatch, K, k):
     """Independent of the one-chunk path: numerical gradients with several chunks."""
-    monkeypatch.setattr(layer, "_chunk_steps", lambda T, B, H4: K)
+    monkeypatch.setattr(layer, "_chunk_steps", lambda T, B, H4: (K, k))
     lstm, x, h0, c0, dout, dh_T, dc_T, mask = make(B=2, T=7, D=3, H=4, seed=6)
 
     def loss():
