@@ -37,7 +37,7 @@ import numpy as np
 
 from ._checks import as_float_array, as_sequence, as_state
 from ._recurrent import RecurrentLayer, read_keras_weights, read_torch_state
-from .cell import GATES, gate_partials, gates_backward, gates_forward
+from .cell import GATES, activation_scales, gate_partials, gates_backward, gates_forward
 
 __all__ = ["LSTM", "LSTMCache", "lstm_forward", "lstm_backward", "init_lstm_params"]
 
@@ -88,12 +88,13 @@ def lstm_forward(x, Wx, Wh, b, h0, c0, mask=None):
     tanh_c = np.empty((T, B, H), dtype=x.dtype)
     hs[0], cs[0] = h0, c0
     hWh = np.empty((B, 4 * H), dtype=x.dtype)  # h_prev Wh, one buffer for every step
+    scales = activation_scales(B, H, x.dtype)
     m = None if mask is None else np.ascontiguousarray(mask.T)[:, :, None]  # (T, B, 1)
 
     for t in range(T):
         z = act[t]
         z += np.matmul(hs[t], Wh, out=hWh)  # z = x Wx + b + h_prev Wh
-        gates_forward(z, cs[t], out=z, state_out=(cs[t + 1], tanh_c[t], hs[t + 1]))
+        gates_forward(z, cs[t], out=z, state_out=(cs[t + 1], tanh_c[t], hs[t + 1]), scales=scales)
         if m is not None:  # a padded step carries the previous state through unchanged
             np.copyto(cs[t + 1], cs[t], where=m[t] == 0)
             np.copyto(hs[t + 1], hs[t], where=m[t] == 0)
