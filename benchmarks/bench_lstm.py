@@ -14,6 +14,8 @@ intra-op threads (PyTorch) are pinned to the same count and printed.
 
 Contenders
   lstm_np   lstm_np.layer.LSTM
+  reuse     the same, called as forward(x, reuse=cache): each call writes its cache
+            into the arrays of the previous call's, instead of allocating new ones
   tutorial  benchmarks/tutorial_lstm.py: per-gate weights, per-step [h, x]
             concatenation, one matrix product per gate and step
   torch     torch.nn.LSTM(batch_first=True), when torch is importable
@@ -188,6 +190,7 @@ class Problem:
         self.x = rng.standard_normal((B, T, D)).astype(dtype)
         self.dout = rng.standard_normal((B, T, H)).astype(dtype)
         self.tut = TutorialLSTM.from_lstm_np(self.lstm)
+        self.cache = None  # the previous call's cache, for the reuse contender
         self.torch = None
         if torch is not None:
             m = torch.nn.LSTM(D, H, batch_first=True)
@@ -204,6 +207,14 @@ class Problem:
     def np_fb(self):
         out, _, cache = self.lstm.forward(self.x)
         return self.lstm.backward(self.dout, cache)
+
+    def reuse_fwd(self):
+        out, state, self.cache = self.lstm.forward(self.x, reuse=self.cache)
+        return out, state, self.cache
+
+    def reuse_fb(self):
+        out, _, self.cache = self.lstm.forward(self.x, reuse=self.cache)
+        return self.lstm.backward(self.dout, self.cache)
 
     def tut_fwd(self):
         return self.tut.forward(self.x)
@@ -325,8 +336,8 @@ def main(argv=None):
     ap.add_argument("--configs", default="tiny,S,L", help="comma-separated subset of " + ",".join(CONFIGS))
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--dtypes", default="float32,float64", help="comma-separated subset of float32,float64")
-    ap.add_argument("--contenders", default="lstm_np,tutorial,torch",
-                    help="comma-separated subset of lstm_np,tutorial,torch (e.g. one alone per process, "
+    ap.add_argument("--contenders", default="lstm_np,reuse,tutorial,torch",
+                    help="comma-separated subset of lstm_np,reuse,tutorial,torch (e.g. one alone per process, "
                          "to see how the contenders' allocations affect each other)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results.md"), help="Markdown output")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
@@ -343,8 +354,8 @@ def main(argv=None):
             ap.error(f"unknown config {c!r}; choose from {', '.join(CONFIGS)}")
     contenders = [c for c in args.contenders.split(",") if c]
     for c in contenders:
-        if c not in ("lstm_np", "tutorial", "torch"):
-            ap.error(f"unknown contender {c!r}; choose from lstm_np, tutorial, torch")
+        if c not in ("lstm_np", "reuse", "tutorial", "torch"):
+            ap.error(f"unknown contender {c!r}; choose from lstm_np, reuse, tutorial, torch")
     rounds = {"tiny": 7, "S": 7, "L": 3} if args.quick else {"tiny": 15, "S": 11, "L": 5}
     min_sample = 0.02 if args.quick else 0.05
 
@@ -370,6 +381,7 @@ def main(argv=None):
                     has_torch = p.torch is not None
                     for mode in ("fwd", "fwd+bwd"):
                         fns = {"lstm_np": p.np_fwd if mode == "fwd" else p.np_fb,
+                               "reuse": p.reuse_fwd if mode == "fwd" else p.reuse_fb,
                                "tutorial": p.tut_fwd if mode == "fwd" else p.tut_fb}
                         if has_torch:
                             fns["torch"] = p.torch_fwd if mode == "fwd" else p.torch_fb
@@ -381,11 +393,13 @@ def main(argv=None):
                             fns["gemm"] = lambda a=a, w=w, c=c: np.matmul(a, w, out=c)
                         med, kern = interleaved(fns, rounds[name], min_sample)
                         row = dict(threads=n_threads, dtype=dtype.name, config=name, mode=mode,
-                                   lstm_np=med.get("lstm_np"), tutorial=med.get("tutorial"), torch=med.get("torch"),
-                                   np_kernel=kern.get("lstm_np"), tut_kernel=kern.get("tutorial"),
+                                   lstm_np=med.get("lstm_np"), reuse=med.get("reuse"), tutorial=med.get("tutorial"),
+                                   torch=med.get("torch"), np_kernel=kern.get("lstm_np"),
+                                   reuse_kernel=kern.get("reuse"), tut_kernel=kern.get("tutorial"),
                                    torch_kernel=kern.get("torch"))
                         times.append(row)
                         print(f"{dtype.name} {name:4s} {mode:7s}  lstm_np {fmt_ms(row['lstm_np'])} ms  "
+                              f"reuse {fmt_ms(row['reuse'])} ms  "
                               f"tutorial {fmt_ms(row['tutorial'])} ms  torch {fmt_ms(row['torch'])} ms  "
                               f"lstm_np/torch {fmt_ratio(row['lstm_np'], row['torch'])}  "
                               f"(kernel ms: lstm_np {fmt_ms(row['np_kernel'])}, torch {fmt_ms(row['torch_kernel'])})",
@@ -393,7 +407,8 @@ def main(argv=None):
                         if mode == "fwd+bwd":
                             flops = 3 * forward_flops(B, T, D, H)
                             gemm_rate = forward_flops(B, T, D, H) / med["gemm"]
-                            rate = {k: flops / med[k] if k in med else None for k in ("lstm_np", "tutorial", "torch")}
+                            rate = {k: flops / med[k] if k in med else None
+                                    for k in ("lstm_np", "reuse", "tutorial", "torch")}
                             g = dict(threads=n_threads, dtype=dtype.name, config=name, gflop=flops / 1e9,
                                      gemm=gemm_rate, **rate)
                             gflops.append(g)
@@ -430,26 +445,29 @@ def render(machine, args, times, gflops, memory, rec):
           "fwd+bwd adds the gradients of the weights and of x. "
           "Kernel ms: the part of each call spent in the kernel (mostly page faults of freshly "
           "allocated memory; resolution about 1 ms per sample).", "",
-          "| threads | dtype | config | pass | lstm_np | tutorial | torch | lstm_np / torch | lstm_np / tutorial "
-          "| kernel ms: lstm_np | tutorial | torch |",
-          "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+          "| threads | dtype | config | pass | lstm_np | reuse | tutorial | torch | lstm_np / torch "
+          "| reuse / torch | lstm_np / tutorial | kernel ms: lstm_np | reuse | tutorial | torch |",
+          "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in times:
         L.append(f"| {r['threads']} | {r['dtype']} | {r['config']} | {r['mode']} | {fmt_ms(r['lstm_np'])} | "
-                 f"{fmt_ms(r['tutorial'])} | {fmt_ms(r['torch'])} | {fmt_ratio(r['lstm_np'], r['torch'])} | "
-                 f"{fmt_ratio(r['lstm_np'], r['tutorial'])} | {fmt_ms(r['np_kernel'])} | {fmt_ms(r['tut_kernel'])} | "
-                 f"{fmt_ms(r['torch_kernel'])} |")
+                 f"{fmt_ms(r['reuse'])} | {fmt_ms(r['tutorial'])} | {fmt_ms(r['torch'])} | "
+                 f"{fmt_ratio(r['lstm_np'], r['torch'])} | {fmt_ratio(r['reuse'], r['torch'])} | "
+                 f"{fmt_ratio(r['lstm_np'], r['tutorial'])} | {fmt_ms(r['np_kernel'])} | {fmt_ms(r['reuse_kernel'])} | "
+                 f"{fmt_ms(r['tut_kernel'])} | {fmt_ms(r['torch_kernel'])} |")
     L += ["", "## Throughput of forward+backward (GFLOP/s)", "",
           "Flops: forward 2·B·T·(D+H)·4H, backward twice that. GEMM: NumPy's `matmul` of "
           "(T·B, D+H) × (D+H, 4H), timed in the same rounds.", "",
-          "| threads | dtype | config | GFLOP | lstm_np | tutorial | torch | GEMM | lstm_np / GEMM |",
-          "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+          "| threads | dtype | config | GFLOP | lstm_np | reuse | tutorial | torch | GEMM | lstm_np / GEMM "
+          "| reuse / GEMM |",
+          "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     def rate(v):
         return "—" if v is None else f"{v / 1e9:.1f}"
 
     for g in gflops:
-        frac = "—" if g["lstm_np"] is None else f"{g['lstm_np'] / g['gemm']:.0%}"
+        frac = {k: "—" if g[k] is None else f"{g[k] / g['gemm']:.0%}" for k in ("lstm_np", "reuse")}
         L.append(f"| {g['threads']} | {g['dtype']} | {g['config']} | {g['gflop']:.3g} | {rate(g['lstm_np'])} | "
-                 f"{rate(g['tutorial'])} | {rate(g['torch'])} | {rate(g['gemm'])} | {frac} |")
+                 f"{rate(g['reuse'])} | {rate(g['tutorial'])} | {rate(g['torch'])} | {rate(g['gemm'])} | "
+                 f"{frac['lstm_np']} | {frac['reuse']} |")
     if memory:
         L += ["", "## Peak memory at L (tracemalloc, NumPy allocations during the call)", "",
               "Strict need: what backward must get from forward, T·B·4H gate activations + (T+1)·B·H "
@@ -460,17 +478,20 @@ def render(machine, args, times, gflops, memory, rec):
             tut = "—" if m["tutorial"] is None else f"{m['tutorial'] / 2**20:.0f}"
             L.append(f"| {m['dtype']} | {m['need'] / 2**20:.0f} | {m['lstm_np_fwd'] / 2**20:.0f} | "
                      f"{m['lstm_np'] / 2**20:.0f} | {m['lstm_np'] / m['need']:.2f} | {tut} |")
-    L += ["", "## Targets (1 thread, float32, forward+backward)", ""]
+    L += ["", "## Targets (1 thread, float32, forward+backward)", "",
+          "lstm_np: the default call; reuse: `forward(x, reuse=cache)`.", ""]
     for name, limit in TARGET_RATIO.items():
         r = [t for t in times if (t["threads"], t["dtype"], t["config"], t["mode"]) == (1, "float32", name, "fwd+bwd")]
-        if r and r[0]["torch"] is not None and r[0]["lstm_np"] is not None:
-            v = r[0]["lstm_np"] / r[0]["torch"]
-            L.append(f"- {name}: lstm_np / torch = {v:.2f} (target <= {limit}) {'met' if v <= limit else 'NOT met'}")
-    g = [g for g in gflops if (g["threads"], g["dtype"], g["config"]) == (1, "float32", "L") and g["lstm_np"]]
-    if g:
-        v = g[0]["lstm_np"] / g[0]["gemm"]
-        L.append(f"- L: {v:.0%} of the GEMM throughput (target >= {TARGET_GEMM_FRACTION:.0%}) "
-                 f"{'met' if v >= TARGET_GEMM_FRACTION else 'NOT met'}")
+        for who in ("lstm_np", "reuse"):
+            if r and r[0]["torch"] is not None and r[0][who] is not None:
+                v = r[0][who] / r[0]["torch"]
+                L.append(f"- {name}: {who} / torch = {v:.2f} (target <= {limit}) {'met' if v <= limit else 'NOT met'}")
+    g = [g for g in gflops if (g["threads"], g["dtype"], g["config"]) == (1, "float32", "L")]
+    for who in ("lstm_np", "reuse"):
+        if g and g[0][who]:
+            v = g[0][who] / g[0]["gemm"]
+            L.append(f"- L: {who} at {v:.0%} of the GEMM throughput (target >= {TARGET_GEMM_FRACTION:.0%}) "
+                     f"{'met' if v >= TARGET_GEMM_FRACTION else 'NOT met'}")
     m = [m for m in memory if m["dtype"] == "float32"]
     if m:
         v = m[0]["lstm_np"] / m[0]["need"]

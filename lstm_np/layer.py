@@ -55,7 +55,7 @@ class LSTMCache(NamedTuple):
     Wh: np.ndarray
 
 
-def lstm_forward(x, Wx, Wh, b, h0, c0, mask=None):
+def lstm_forward(x, Wx, Wh, b, h0, c0, mask=None, reuse=None):
     """Run the LSTM over a sequence (no argument checks: see ``LSTM.forward``).
 
     Parameters
@@ -65,6 +65,8 @@ def lstm_forward(x, Wx, Wh, b, h0, c0, mask=None):
     h0, c0 : (B, H) ndarray
         Initial state.
     mask : (B, T) ndarray of 0/1 in x's dtype, optional
+    reuse : LSTMCache, optional
+        A cache of the same sizes whose arrays this call overwrites.
 
     Returns
     -------
@@ -76,16 +78,13 @@ def lstm_forward(x, Wx, Wh, b, h0, c0, mask=None):
     """
     B, T, D = x.shape
     H = Wh.shape[0]
-    xt = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * B, D)
+    xt, act, hs, cs, tanh_c = _cache_arrays(T, B, D, H, x.dtype) if reuse is None else reuse[:5]
+    xt.reshape(T, B, D)[...] = x.transpose(1, 0, 2)  # time-major: step t is rows t*B .. (t+1)*B - 1
     # One GEMM for the input projections of every step, written straight into
     # the cache's array; the per-step loop then overwrites each step's slice
     # with that step's gate activations.
-    act = np.empty((T, B, 4 * H), dtype=x.dtype)
     np.matmul(xt, Wx, out=act.reshape(T * B, 4 * H))
     act += b
-    hs = np.empty((T + 1, B, H), dtype=x.dtype)
-    cs = np.empty((T + 1, B, H), dtype=x.dtype)
-    tanh_c = np.empty((T, B, H), dtype=x.dtype)
     hs[0], cs[0] = h0, c0
     hWh = np.empty((B, 4 * H), dtype=x.dtype)  # h_prev Wh, one buffer for every step
     scales = activation_scales(B, H, x.dtype)
@@ -103,6 +102,31 @@ def lstm_forward(x, Wx, Wh, b, h0, c0, mask=None):
     out = np.ascontiguousarray(out.transpose(1, 0, 2))
     cache = LSTMCache(xt, act, hs, cs, tanh_c, m, Wx, Wh)
     return out, hs[T].copy(), cs[T].copy(), cache
+
+
+def _cache_arrays(T, B, D, H, dtype):
+    """Fresh arrays for what the forward pass keeps: x (time-major), act, hs, cs, tanh_c."""
+    shapes = ((T * B, D), (T, B, 4 * H), (T + 1, B, H), (T + 1, B, H), (T, B, H))
+    return tuple(np.empty(shape, dtype=dtype) for shape in shapes)
+
+
+def _check_reusable(reuse, sizes, dtype, inputs):
+    """Raise unless ``reuse`` is a cache whose arrays fit sizes (T, B, D, H) and
+    dtype and overlap none of the inputs (which the forward pass must read)."""
+    if not isinstance(reuse, LSTMCache):
+        raise TypeError(f"reuse must be an LSTMCache returned by forward; got {type(reuse).__name__}")
+    T, B, D, H = sizes
+    expected = ((T * B, D), (T, B, 4 * H), (T + 1, B, H), (T + 1, B, H), (T, B, H))
+    for name, a, shape in zip(LSTMCache._fields, reuse[:5], expected):
+        if not isinstance(a, np.ndarray) or a.shape != shape or a.dtype != dtype or not a.flags.c_contiguous:
+            got = f"{a.shape} {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
+            raise ValueError(
+                f"reuse: the cache's {name} is {got}; this call (B={B}, T={T}, D={D}, H={H}, {np.dtype(dtype)}) "
+                f"needs a contiguous {shape} {np.dtype(dtype)} array. Pass a cache from a call with the same sizes, or none."
+            )
+    for a in reuse[:5]:
+        if any(v is not None and np.may_share_memory(a, v) for v in inputs):
+            raise ValueError("reuse: the cache's arrays overlap an input of this call; pass a cache you no longer need")
 
 
 def lstm_backward(dout, cache, dh_T=None, dc_T=None):
@@ -272,7 +296,7 @@ class LSTM(RecurrentLayer):
 
     # ------------------------------------------------------------------ forward/backward
 
-    def forward(self, x, h0=None, c0=None, mask=None):
+    def forward(self, x, h0=None, c0=None, mask=None, *, reuse=None):
         """Run the LSTM over a batch of sequences.
 
         Parameters
@@ -282,6 +306,14 @@ class LSTM(RecurrentLayer):
             Initial hidden and cell state; zeros when omitted.
         mask : (B, T) array of 0/1 (bool, int or float), optional
             1 for a real step, 0 for padding (see the module docstring).
+        reuse : LSTMCache, optional
+            A cache from an earlier call with the same B and T (and this
+            layer's sizes and dtype) that you no longer need: this call writes
+            its cache into the same arrays instead of allocating new ones, and
+            the old cache must not be used again. Each call otherwise
+            allocates about T·B·(D + 7H) numbers, which the operating system
+            must map and zero; in a training loop over batches of one shape,
+            ``cache = lstm.forward(x, reuse=cache)[2]`` saves that.
 
         Returns
         -------
@@ -294,11 +326,13 @@ class LSTM(RecurrentLayer):
         """
         D, H, dt = self.input_size, self.hidden_size, self.dtype
         x, mask = as_sequence(x, mask, D, dt)
-        B = x.shape[0]
+        B, T, _ = x.shape
         h0 = as_state("h0", h0, B, H, dt)
         c0 = as_state("c0", c0, B, H, dt)
+        if reuse is not None:
+            _check_reusable(reuse, (T, B, D, H), dt, (x, h0, c0, mask))
         p = self.params
-        out, h_T, c_T, cache = lstm_forward(x, p["Wx"], p["Wh"], p["b"], h0, c0, mask)
+        out, h_T, c_T, cache = lstm_forward(x, p["Wx"], p["Wh"], p["b"], h0, c0, mask, reuse)
         return out, (h_T, c_T), cache
 
     def backward(self, dout, cache, dh_T=None, dc_T=None):

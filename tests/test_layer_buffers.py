@@ -129,3 +129,74 @@ def test_chunked_backward_passes_the_gradient_check(monkeypatch, K, k):
     analytic = {"x": dx, "h0": dh0, "c0": dc0, **{k: g.copy() for k, g in lstm.grads.items()}}
     errors = check_gradients(loss, {"x": x, "h0": h0, "c0": c0, **lstm.params}, analytic)
     assert max(errors.values()) <= TOLERANCE, errors
+
+
+# ---------------------------------------------------------------- forward(..., reuse=cache)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_reuse_gives_the_results_of_a_fresh_call(dtype, with_mask):
+    lstm, x, h0, c0, dout, dh_T, dc_T, mask = make(dtype=dtype, seed=8)
+    mask = mask if with_mask else None
+    fresh = run(lstm, x, h0, c0, dout, dh_T, dc_T, mask)
+
+    _, _, old = lstm.forward(-3 * x[:, ::-1], c0, h0)  # a cache holding other values
+    arrays = old[:5]
+    out, (h, c), cache = lstm.forward(x, h0, c0, mask, reuse=old)
+    dx, dh0, dc0 = lstm.backward(dout, cache, dh_T, dc_T)
+    reused = dict(out=out, h=h, c=c, dx=dx, dh0=dh0, dc0=dc0, **lstm.grads)
+    for k in fresh:
+        np.testing.assert_array_equal(reused[k], fresh[k], err_msg=k)
+    assert all(new is old_a for new, old_a in zip(cache[:5], arrays))  # the same memory, no new arrays
+    for a in (out, h, c):
+        assert not any(np.shares_memory(a, b) for b in arrays)
+
+
+def test_reuse_in_a_loop_matches_fresh_calls():
+    lstm, x, h0, c0, dout, dh_T, dc_T, mask = make(seed=9)
+    rng = np.random.default_rng(0)
+    cache = None
+    for _ in range(3):
+        xi = rng.standard_normal(x.shape)
+        out, _, cache = lstm.forward(xi, reuse=cache)
+        lstm.backward(dout, cache)
+        got = out.copy(), {k: g.copy() for k, g in lstm.grads.items()}
+        ref_out, _, ref_cache = lstm.forward(xi)
+        lstm.backward(dout, ref_cache)
+        np.testing.assert_array_equal(got[0], ref_out)
+        for k, g in lstm.grads.items():
+            np.testing.assert_array_equal(got[1][k], g)
+
+
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        (dict(T=6), ValueError, r"reuse: the cache's x is \(21, 4\) float64; this call \(B=3, T=6"),
+        (dict(B=2), ValueError, r"reuse: the cache's x is \(21, 4\) float64; this call \(B=2, T=7"),
+        (dict(dtype=np.float32), ValueError, r"the cache's x is \(21, 4\) float64.*float32"),
+    ],
+)
+def test_reuse_of_a_cache_of_other_sizes_is_refused(change, error, match):
+    lstm, x, *_ = make()
+    _, _, old = lstm.forward(x)
+    before = [a.copy() for a in old[:5]]
+    kw = dict(B=3, T=7, D=4, H=5, seed=0, dtype=np.float64) | change
+    other, x2, *_ = make(**kw)
+    with pytest.raises(error, match=match):
+        other.forward(x2, reuse=old)
+    for a, b in zip(old[:5], before):
+        np.testing.assert_array_equal(a, b)  # a refused call writes nothing
+
+
+def test_reuse_must_be_a_cache_and_must_not_overlap_the_input():
+    lstm, x, h0, *_ = make()
+    _, _, old = lstm.forward(x)
+    with pytest.raises(TypeError, match="reuse must be an LSTMCache"):
+        lstm.forward(x, reuse=tuple(old))
+    h_in_cache = old.hs[0]  # a view into the cache's hs, used as this call's h0
+    h_in_cache[...] = h0
+    before = old.hs.copy()
+    with pytest.raises(ValueError, match="overlap an input"):
+        lstm.forward(x, h_in_cache, reuse=old)
+    np.testing.assert_array_equal(old.hs, before)
