@@ -92,7 +92,7 @@ def lstm_forward(x, Wx, Wh, b, h0, c0, mask=None, reuse=None):
 
     for t in range(T):
         z = act[t]
-        z += np.matmul(hs[t], Wh, out=hWh)  # z = x Wx + b + h_prev Wh
+        z += np.dot(hs[t], Wh, out=hWh)  # z = x Wx + b + h_prev Wh
         gates_forward(z, cs[t], out=z, state_out=(cs[t + 1], tanh_c[t], hs[t + 1]), scales=scales)
         if m is not None:  # a padded step carries the previous state through unchanged
             np.copyto(cs[t + 1], cs[t], where=m[t] == 0)
@@ -162,6 +162,7 @@ def lstm_backward(dout, cache, dh_T=None, dc_T=None):
     dh_dc = np.empty((K, B, H), dtype=act.dtype)
     f = act[:, :, H : 2 * H]
     padded = None if m is None else m == 0  # (T, B, 1)
+    WhT = np.ascontiguousarray(Wh.T)  # BLAS multiplies by a contiguous matrix faster than by a transposed view
 
     for start in reversed(range(0, T, K)):  # chunks of K steps, the last chunk first
         stop = min(start + K, T)
@@ -178,7 +179,7 @@ def lstm_backward(dout, cache, dh_T=None, dc_T=None):
                 dz_t = dz[t - start]
                 dh_t = dh + dout_t[t]  # from the next step and from this step's output
                 _, dc_prev = gates_backward(dh_t, dc, dz_t, dh_dc[t - start], f[t], out=dz_t)
-                dh_prev = dz_t @ Wh.T
+                dh_prev = np.dot(dz_t, WhT)
                 if m is not None:  # a padded step passes the gradient through, as it did the state
                     np.copyto(dh_prev, dh, where=padded[t])
                     np.copyto(dc_prev, dc, where=padded[t])
