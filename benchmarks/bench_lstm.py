@@ -44,7 +44,7 @@ except ImportError:  # pragma: no cover - a benchmark-only dependency
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tutorial_lstm import TutorialLSTM  # noqa: E402
 
-from lstm_np.layer import LSTM  # noqa: E402
+from lstm_np.layer import LSTM, _chunk_steps  # noqa: E402
 
 try:
     import torch
@@ -215,6 +215,32 @@ class Problem:
     def reuse_fb(self):
         out, _, self.cache = self.lstm.forward(self.x, reuse=self.cache)
         return self.lstm.backward(self.dout, self.cache)
+
+    def products_only(self):
+        """Only the matrix products of one lstm_np forward+backward, same shapes and
+        calls as lstm_np.layer: the floor of this layout with NumPy's BLAS."""
+        if not hasattr(self, "_prod"):
+            B, T, D, H = self.shape
+            K, _ = _chunk_steps(T, B, 4 * H)
+            dt = self.x.dtype
+            xt = np.ascontiguousarray(self.x.transpose(1, 0, 2)).reshape(T * B, D)
+            self._prod = dict(xt=xt, act=np.empty((T * B, 4 * H), dt), h=np.ones((B, H), dt),
+                              hWh=np.empty((B, 4 * H), dt), hs=np.ones((T * B, H), dt),
+                              dz=np.full((K * B, 4 * H), 0.5, dt), K=K)
+        q, p = self._prod, self.lstm.params
+        B, T, D, H = self.shape
+        np.matmul(q["xt"], p["Wx"], out=q["act"])
+        for _ in range(T):
+            np.dot(q["h"], p["Wh"], out=q["hWh"])
+        WhT = np.ascontiguousarray(p["Wh"].T)
+        for t in range(T):
+            np.dot(q["dz"][(t % q["K"]) * B : (t % q["K"] + 1) * B], WhT)
+        for start in range(0, T, q["K"]):
+            n = min(q["K"], T - start)
+            dz = q["dz"][: n * B]
+            q["xt"][start * B : (start + n) * B].T @ dz
+            q["hs"][start * B : (start + n) * B].T @ dz
+            dz @ p["Wx"].T
 
     def tut_fwd(self):
         return self.tut.forward(self.x)
@@ -391,10 +417,12 @@ def main(argv=None):
                             w = np.random.default_rng(1).standard_normal((D + H, 4 * H)).astype(dtype)
                             c = np.empty((T * B, 4 * H), dtype)
                             fns["gemm"] = lambda a=a, w=w, c=c: np.matmul(a, w, out=c)
+                            fns["products"] = p.products_only
                         med, kern = interleaved(fns, rounds[name], min_sample)
                         row = dict(threads=n_threads, dtype=dtype.name, config=name, mode=mode,
                                    lstm_np=med.get("lstm_np"), reuse=med.get("reuse"), tutorial=med.get("tutorial"),
-                                   torch=med.get("torch"), np_kernel=kern.get("lstm_np"),
+                                   torch=med.get("torch"), products=med.get("products"),
+                                   np_kernel=kern.get("lstm_np"),
                                    reuse_kernel=kern.get("reuse"), tut_kernel=kern.get("tutorial"),
                                    torch_kernel=kern.get("torch"))
                         times.append(row)
@@ -454,6 +482,18 @@ def render(machine, args, times, gflops, memory, rec):
                  f"{fmt_ratio(r['lstm_np'], r['torch'])} | {fmt_ratio(r['reuse'], r['torch'])} | "
                  f"{fmt_ratio(r['lstm_np'], r['tutorial'])} | {fmt_ms(r['np_kernel'])} | {fmt_ms(r['reuse_kernel'])} | "
                  f"{fmt_ms(r['tut_kernel'])} | {fmt_ms(r['torch_kernel'])} |")
+    L += ["", "## The matrix products alone (forward+backward)", "",
+          "`products`: only the GEMMs lstm_np does (same shapes and calls: the input projection, one "
+          "recurrent product per step each way, the chunked weight and input gradients), timed in the "
+          "same rounds. It is the floor for this layout with NumPy's BLAS: everything else lstm_np does "
+          "(the element-wise gate math, copies, Python) comes on top.", "",
+          "| threads | dtype | config | products ms | torch ms | products / torch | lstm_np − products ms |",
+          "|---|---|---|---:|---:|---:|---:|"]
+    for r in times:
+        if r["mode"] == "fwd+bwd" and r.get("products") is not None:
+            rest = "—" if r["lstm_np"] is None else fmt_ms(r["lstm_np"] - r["products"])
+            L.append(f"| {r['threads']} | {r['dtype']} | {r['config']} | {fmt_ms(r['products'])} | "
+                     f"{fmt_ms(r['torch'])} | {fmt_ratio(r['products'], r['torch'])} | {rest} |")
     L += ["", "## Throughput of forward+backward (GFLOP/s)", "",
           "Flops: forward 2·B·T·(D+H)·4H, backward twice that. GEMM: NumPy's `matmul` of "
           "(T·B, D+H) × (D+H, 4H), timed in the same rounds.", "",

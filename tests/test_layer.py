@@ -144,6 +144,24 @@ def test_layer_equals_cell_stepped_by_hand(problem):
         np.testing.assert_allclose(lstm.grads[k], ref_grads[k], rtol=1e-10, atol=1e-12)
 
 
+@given(problems())
+def test_reusing_a_cache_changes_no_result(problem):
+    B, T, D, H, seed, mask = problem
+    lstm, x, h0, c0 = make_inputs(B, T, D, H, seed)
+    dout = np.random.default_rng(seed + 1).standard_normal((B, T, H))
+    out, (h, c), cache = lstm.forward(x, h0, c0, mask)
+    dx, dh0, dc0 = lstm.backward(dout, cache)
+    grads = {k: g.copy() for k, g in lstm.grads.items()}
+
+    _, _, old = lstm.forward(np.cos(x), c0, h0)  # another call's cache, to be overwritten
+    out2, (h2, c2), cache2 = lstm.forward(x, h0, c0, mask, reuse=old)
+    dx2, dh02, dc02 = lstm.backward(dout, cache2)
+    for a, b in [(out, out2), (h, h2), (c, c2), (dx, dx2), (dh0, dh02), (dc0, dc02)]:
+        np.testing.assert_array_equal(a, b)
+    for k in grads:
+        np.testing.assert_array_equal(grads[k], lstm.grads[k])
+
+
 @given(st.lists(st.integers(1, 7), min_size=1, max_size=5), st.integers(0, 1000))
 def test_padded_batch_equals_unpadded_sequences(lengths, seed):
     D, H, T = 3, 4, max(lengths)
