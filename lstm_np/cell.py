@@ -198,7 +198,7 @@ def gate_partials(act, c_prev, tanh_c, out=None, dh_dc=None):
     return p, dh_dc
 
 
-def gates_backward(dh, dc_next, partials, dh_dc, f, out=None):
+def gates_backward(dh, dc_next, partials, dh_dc, f):
     """Element-wise half of a step's backward pass: the chain rule.
 
     Parameters
@@ -208,35 +208,35 @@ def gates_backward(dh, dc_next, partials, dh_dc, f, out=None):
         next step's recurrence).
     dc_next : (B, H) ndarray
         Gradient arriving at this step's c from the next step's cell.
-    partials, dh_dc : ndarrays
-        This step's local derivatives, from ``gate_partials``.
+    partials : (B, 4H) ndarray
+        This step's local derivatives from ``gate_partials``; overwritten
+        with dz (each entry is multiplied by its gradient in place).
+    dh_dc : (B, H) ndarray
+        dh/dc, from ``gate_partials``.
     f : (B, H) ndarray
         This step's forget gate.
-    out : (B, 4H) ndarray, optional
-        Buffer for ``dz``; may be ``partials`` itself, to overwrite them.
 
     Returns
     -------
     dz : (B, 4H) ndarray
-        Gradient at the pre-activations, gate order i, f, o, g.
+        ``partials``, now the gradient at the pre-activations, gate order
+        i, f, o, g.
     dc_prev : (B, H) ndarray
         Gradient flowing to the previous cell state.
 
-    Inputs are never modified (except ``partials`` when it is ``out``).
+    The other inputs are not modified.
     """
     H = f.shape[-1]
-    dz = np.empty_like(partials) if out is None else out
-    dz_i, dz_f, dz_o, dz_g = dz[:, :H], dz[:, H : 2 * H], dz[:, 2 * H : 3 * H], dz[:, 3 * H :]
-    p_i, p_f, p_o, p_g = partials[:, :H], partials[:, H : 2 * H], partials[:, 2 * H : 3 * H], partials[:, 3 * H :]
+    dz = partials
 
     # c reaches the loss two ways: through h = o * tanh(c), and through the
     # next step's cell c_next = f_next * c + ...; both paths add up.
     dc = dc_next + dh * dh_dc
-    np.multiply(dc, p_i, out=dz_i)      # i, f and g act on the loss through c,
-    np.multiply(dc, p_f, out=dz_f)
-    np.multiply(dh, p_o, out=dz_o)      # o only through h.
-    np.multiply(dc, p_g, out=dz_g)
-    dc_prev = dc * f                    # c = f * c_prev + ...
+    dz[:, :H] *= dc                 # dz_i = dc * dc/dz_i: i, f and g act on the loss through c,
+    dz[:, H : 2 * H] *= dc          # dz_f = dc * dc/dz_f
+    dz[:, 2 * H : 3 * H] *= dh      # dz_o = dh * dh/dz_o: o only through h.
+    dz[:, 3 * H :] *= dc            # dz_g = dc * dc/dz_g
+    dc_prev = dc * f                # c = f * c_prev + ...
     return dz, dc_prev
 
 
@@ -291,7 +291,7 @@ def step_backward(dh, dc, cache):
     x, h_prev, c_prev, Wx, Wh, act, tanh_c = cache
     H = h_prev.shape[1]
     partials, dh_dc = gate_partials(act, c_prev, tanh_c)
-    dz, dc_prev = gates_backward(dh, dc, partials, dh_dc, act[:, H : 2 * H], out=partials)
+    dz, dc_prev = gates_backward(dh, dc, partials, dh_dc, act[:, H : 2 * H])
     dx = dz @ Wx.T
     dh_prev = dz @ Wh.T
     grads = {"Wx": x.T @ dz, "Wh": h_prev.T @ dz, "b": dz.sum(axis=0)}

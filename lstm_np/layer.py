@@ -182,7 +182,7 @@ def lstm_backward(dout, cache, dh_T=None, dc_T=None):
             for t in reversed(range(lo, hi)):
                 dz_t = dz[t - start]
                 dh_t = dh + dout_t[t]  # from the next step and from this step's output
-                _, dc_prev = gates_backward(dh_t, dc, dz_t, dh_dc[t - start], f[t], out=dz_t)
+                _, dc_prev = gates_backward(dh_t, dc, dz_t, dh_dc[t - start], f[t])  # dz_t: partials -> dz
                 dh_prev = np.dot(dz_t, WhT)
                 if m is not None:  # a padded step passes the gradient through, as it did the state
                     np.copyto(dh_prev, dh, where=padded[t])
