@@ -22,7 +22,7 @@ Backward, for the gradients dh (at h) and dc_next (at c, from the next step)::
 
 Gate order in every fused array (``Wx``, ``Wh``, ``b``, ``z``) is
 **i, f, o, g**: the three sigmoid gates first, so that their derivatives
-s (1 - s) are one call over the contiguous slice ``[:, :3H]``.
+s (1 - s) are computed over one contiguous slice, ``[:, :3H]``.
 (PyTorch and Keras use i, f, g, o; ``lstm_np.layer`` converts.)
 
 This module imports NumPy only. ``step_forward``/``step_backward`` are the
@@ -82,7 +82,7 @@ def activation_scales(B, H, dtype=np.float64):
 
     Since sigma(z) = tanh(z / 2) / 2 + 1/2, the activations of all four
     gates are ``act = a * tanh(a * z) + (1 - a)`` with a = 1/2 in the blocks
-    of i, f, o and a = 1 in the block of g. Three calls over the whole fused
+    of i, f, o and a = 1 in the block of g. Four calls over the whole fused
     (B, 4H) array do the work of a sigmoid over one slice and a tanh over
     another, and run faster: NumPy is quickest on whole contiguous arrays.
 
@@ -162,9 +162,9 @@ def gate_partials(act, c_prev, tanh_c, out=None, dh_dc=None):
     tanh_c : (..., H) ndarray
         tanh of the cell state after the step.
     out : (..., 4H) ndarray, optional
-        Buffer for the gate partials.
+        Buffer for the gate partials; must not overlap ``act``.
     dh_dc : (..., H) ndarray, optional
-        Buffer for dh/dc.
+        Buffer for dh/dc; must not overlap the inputs.
 
     The leading axes are free: (B,) for one step, (K, B) for K steps.
 
@@ -186,15 +186,15 @@ def gate_partials(act, c_prev, tanh_c, out=None, dh_dc=None):
     s, p_s = act[..., : 3 * H], p[..., : 3 * H]
     np.subtract(1.0, s, out=p_s)
     p_s *= s                                     # i (1 - i), f (1 - f), o (1 - o)
-    p_i *= g                                     # c = f * c_prev + i * g
-    p_f *= c_prev                                # c = f * c_prev + i * g
-    p_o *= tanh_c                                # h = o * tanh(c)
+    p_i *= g                                     # dc/dz_i = g * i (1 - i)         from c = f * c_prev + i * g
+    p_f *= c_prev                                # dc/dz_f = c_prev * f (1 - f)
+    p_o *= tanh_c                                # dh/dz_o = tanh(c) * o (1 - o)   from h = o * tanh(c)
     np.multiply(g, g, out=p_g)
     np.subtract(1.0, p_g, out=p_g)
-    p_g *= i                                     # c = f * c_prev + i * g, g = tanh(z_g)
+    p_g *= i                                     # dc/dz_g = i * (1 - g^2)
     dh_dc = np.multiply(tanh_c, tanh_c, out=dh_dc)
     np.subtract(1.0, dh_dc, out=dh_dc)
-    dh_dc *= o                                   # h = o * tanh(c)
+    dh_dc *= o                                   # dh/dc = o * (1 - tanh(c)^2)
     return p, dh_dc
 
 

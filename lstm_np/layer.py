@@ -53,7 +53,7 @@ class LSTMCache(NamedTuple):
     act: np.ndarray      # (T, B, 4H)  gate activations i, f, o, g
     hs: np.ndarray       # (T+1, B, H) carried hidden state; hs[0] = h0
     cs: np.ndarray       # (T+1, B, H) carried cell state;   cs[0] = c0
-    tanh_c: np.ndarray   # (T, B, H)   tanh of each step's new cell state
+    tanh_c: np.ndarray   # (T, B, H)   tanh of each step's new cell state (before masking)
     mask: np.ndarray | None  # (T, B, 1) or None
     Wx: np.ndarray
     Wh: np.ndarray
@@ -102,8 +102,13 @@ def lstm_forward(x, Wx, Wh, b, h0, c0, mask=None, reuse=None):
             np.copyto(cs[t + 1], cs[t], where=m[t] == 0)
             np.copyto(hs[t + 1], hs[t], where=m[t] == 0)
 
-    out = hs[1:] if m is None else hs[1:] * m
-    out = np.ascontiguousarray(out.transpose(1, 0, 2))
+    # A new array, never a view of the cache: the caller may keep or modify it.
+    out = np.empty((B, T, H), dtype=x.dtype)
+    out_t = out.transpose(1, 0, 2)  # (T, B, H) view of out
+    if m is None:
+        out_t[...] = hs[1:]
+    else:
+        np.multiply(hs[1:], m, out=out_t)
     cache = LSTMCache(xt, act, hs, cs, tanh_c, m, Wx, Wh)
     return out, hs[T].copy(), cs[T].copy(), cache
 
@@ -114,23 +119,36 @@ def _cache_arrays(T, B, D, H, dtype):
     return tuple(np.empty(shape, dtype=dtype) for shape in shapes)
 
 
-def _check_reusable(reuse, sizes, dtype, inputs):
-    """Raise unless ``reuse`` is a cache whose arrays fit sizes (T, B, D, H) and
-    dtype and overlap none of the inputs (which the forward pass must read)."""
+def _check_reusable(reuse, sizes, dtype, params, inputs):
+    """Raise unless ``reuse`` is a cache from this layer's own earlier forward
+    whose arrays fit sizes (T, B, D, H) and dtype, are writable and separate,
+    and overlap neither the parameters nor the inputs this call reads."""
     if not isinstance(reuse, LSTMCache):
         raise TypeError(f"reuse must be an LSTMCache returned by forward; got {type(reuse).__name__}")
+    if reuse.Wx is not params["Wx"] or reuse.Wh is not params["Wh"]:
+        raise ValueError(
+            "reuse: this cache was made by another layer (or before this layer's parameters were replaced); "
+            "pass a cache from this layer's own earlier forward, or none"
+        )
     T, B, D, H = sizes
     expected = ((T * B, D), (T, B, 4 * H), (T + 1, B, H), (T + 1, B, H), (T, B, H))
-    for name, a, shape in zip(LSTMCache._fields, reuse[:5], expected):
+    arrays = reuse[:5]
+    for name, a, shape in zip(LSTMCache._fields, arrays, expected):
         if not isinstance(a, np.ndarray) or a.shape != shape or a.dtype != dtype or not a.flags.c_contiguous:
             got = f"{a.shape} {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
             raise ValueError(
                 f"reuse: the cache's {name} is {got}; this call (B={B}, T={T}, D={D}, H={H}, {np.dtype(dtype)}) "
                 f"needs a contiguous {shape} {np.dtype(dtype)} array. Pass a cache from a call with the same sizes, or none."
             )
-    for a in reuse[:5]:
-        if any(v is not None and np.may_share_memory(a, v) for v in inputs):
-            raise ValueError("reuse: the cache's arrays overlap an input of this call; pass a cache you no longer need")
+        if not a.flags.writeable:
+            raise ValueError(f"reuse: the cache's {name} is read-only")
+    others = [*params.values(), *(v for v in inputs if v is not None)]
+    for j, a in enumerate(arrays):
+        if any(np.may_share_memory(a, v) for v in (*arrays[j + 1 :], *others)):
+            raise ValueError(
+                f"reuse: the cache's {LSTMCache._fields[j]} shares memory with another of its arrays, a parameter "
+                "or an input of this call; pass a cache you no longer need, as forward returned it"
+            )
 
 
 def lstm_backward(dout, cache, dh_T=None, dc_T=None):
@@ -174,15 +192,15 @@ def lstm_backward(dout, cache, dh_T=None, dc_T=None):
         for lo in reversed(range(start, stop, k)):  # blocks of k steps within the chunk
             hi = min(lo + k, stop)
             # The local derivatives need only the forward pass: k steps in one call.
-            p, p_c = dz[lo - start : hi - start], dh_dc[lo - start : hi - start]
-            gate_partials(act[lo:hi], cs[lo:hi], tanh_c[lo:hi], out=p, dh_dc=p_c)
+            block = slice(lo - start, hi - start)
+            gate_partials(act[lo:hi], cs[lo:hi], tanh_c[lo:hi], out=dz[block], dh_dc=dh_dc[block])
             if m is not None:  # a padded step's cell affects nothing
-                p *= m[lo:hi]
-                p_c *= m[lo:hi]
+                dz[block] *= m[lo:hi]
+                dh_dc[block] *= m[lo:hi]
             for t in reversed(range(lo, hi)):
                 dz_t = dz[t - start]
                 dh_t = dh + dout_t[t]  # from the next step and from this step's output
-                _, dc_prev = gates_backward(dh_t, dc, dz_t, dh_dc[t - start], f[t])  # dz_t: partials -> dz
+                dz_t, dc_prev = gates_backward(dh_t, dc, dz_t, dh_dc[t - start], f[t])  # in place: partials -> dz
                 dh_prev = np.dot(dz_t, WhT)
                 if m is not None:  # a padded step passes the gradient through, as it did the state
                     np.copyto(dh_prev, dh, where=padded[t])
@@ -313,13 +331,15 @@ class LSTM(RecurrentLayer):
         mask : (B, T) array of 0/1 (bool, int or float), optional
             1 for a real step, 0 for padding (see the module docstring).
         reuse : LSTMCache, optional
-            A cache from an earlier call with the same B and T (and this
-            layer's sizes and dtype) that you no longer need: this call writes
-            its cache into the same arrays instead of allocating new ones, and
-            the old cache must not be used again. Each call otherwise
-            allocates about T·B·(D + 7H) numbers, which the operating system
-            must map and zero; in a training loop over batches of one shape,
-            ``cache = lstm.forward(x, reuse=cache)[2]`` saves that.
+            A cache from this layer's own earlier call with the same B and T
+            that you no longer need: this call writes its cache into the same
+            arrays instead of allocating new ones, and the old cache must not
+            be used again (a ``backward`` with it would mix the two calls).
+            Each call otherwise allocates about T·B·(D + 7H) numbers, which
+            the operating system must map and zero; in a training loop over
+            batches of one shape, ``cache = lstm.forward(x, reuse=cache)[2]``
+            saves that. Results are the same with or without it; ``out``
+            and the final state are always new arrays.
 
         Returns
         -------
@@ -335,9 +355,9 @@ class LSTM(RecurrentLayer):
         B, T, _ = x.shape
         h0 = as_state("h0", h0, B, H, dt)
         c0 = as_state("c0", c0, B, H, dt)
-        if reuse is not None:
-            _check_reusable(reuse, (T, B, D, H), dt, (x, h0, c0, mask))
         p = self.params
+        if reuse is not None:
+            _check_reusable(reuse, (T, B, D, H), dt, p, (x, h0, c0))
         out, h_T, c_T, cache = lstm_forward(x, p["Wx"], p["Wh"], p["b"], h0, c0, mask, reuse)
         return out, (h_T, c_T), cache
 

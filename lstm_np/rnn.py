@@ -125,7 +125,7 @@ def rnn_forward(x, Wx, Wh, b, h0, mask=None):
     """
     B, T, D = x.shape
     H = Wh.shape[0]
-    xt = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * B, D)
+    xt = x.transpose(1, 0, 2).copy().reshape(T * B, D)  # a copy even where B or T is 1: the cache keeps it
     # One GEMM for the input projections of every step; the loop adds the
     # recurrent term and overwrites each slice with that step's tanh output.
     act = (xt @ Wx + b).reshape(T, B, H)
@@ -143,7 +143,7 @@ def rnn_forward(x, Wx, Wh, b, h0, mask=None):
             np.copyto(hs[t + 1], np.where(m[t], h, hs[t]))
 
     out = hs[1:] if m is None else hs[1:] * m
-    out = np.ascontiguousarray(out.transpose(1, 0, 2))
+    out = out.transpose(1, 0, 2).copy()  # never a view of the cache, even where B or T is 1
     return out, hs[T].copy(), RNNCache(xt, act, hs, m, Wx, Wh)
 
 

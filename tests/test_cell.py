@@ -113,8 +113,8 @@ def test_sigmoid_out_argument_writes_in_place():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_gates_forward_applies_sigmoid_to_i_f_o_and_tanh_to_g(dtype):
-    """One tanh over the fused array (a * tanh(a z) + 1 - a) is the textbook
-    sigma / tanh, to the last bit, including huge pre-activations."""
+    """One tanh over the fused array, a * tanh(a z) + 1 - a, is 1 / (1 + exp(-z))
+    for i, f, o and tanh(z) for g, including huge pre-activations (no warning)."""
     B, H = 3, 4
     z = np.random.default_rng(0).standard_normal((B, 4 * H)).astype(dtype) * 5
     z[0, :] = 1000.0
@@ -123,11 +123,20 @@ def test_gates_forward_applies_sigmoid_to_i_f_o_and_tanh_to_g(dtype):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         act, c, tanh_c, h = gates_forward(z, c_prev)
-    np.testing.assert_array_equal(act[:, : 3 * H], sigmoid(z[:, : 3 * H]))
+    with np.errstate(over="ignore"):  # exp(1000) = inf in the textbook form; 1 / inf = 0 is right
+        textbook = 1.0 / (1.0 + np.exp(-z[:, : 3 * H].astype(np.float64)))
+    np.testing.assert_allclose(act[:, : 3 * H], textbook, rtol=0, atol=4 * np.finfo(dtype).eps)
     np.testing.assert_array_equal(act[:, 3 * H :], np.tanh(z[:, 3 * H :]))
-    a, one_minus_a = activation_scales(B, H, dtype)
-    assert a.dtype == one_minus_a.dtype == dtype
-    np.testing.assert_array_equal(gates_forward(z, c_prev, scales=(a, one_minus_a))[0], act)
+    assert act.dtype == dtype
+
+
+def test_activation_scales_are_one_half_for_the_sigmoid_gates():
+    B, H = 2, 3
+    a, one_minus_a = activation_scales(B, H, np.float32)
+    expected = np.repeat([[0.5, 0.5, 0.5, 1.0]], H, axis=1).repeat(B, axis=0)  # blocks i, f, o, g
+    np.testing.assert_array_equal(a, expected)
+    np.testing.assert_array_equal(one_minus_a, 1.0 - expected)
+    assert a.dtype == one_minus_a.dtype == np.float32 and a.shape == (B, 4 * H)
 
 
 def test_gate_partials_work_on_many_steps_at_once(rng):

@@ -144,9 +144,33 @@ def test_layer_equals_cell_stepped_by_hand(problem):
         np.testing.assert_allclose(lstm.grads[k], ref_grads[k], rtol=1e-10, atol=1e-12)
 
 
-@given(problems())
-def test_reusing_a_cache_changes_no_result(problem):
+@pytest.mark.parametrize("K, k", [(1, 1), (3, 1), (3, 2), (4, 4), (8, 3)])
+def test_layer_in_chunks_and_blocks_equals_cell_stepped_by_hand(monkeypatch, K, k):
+    """Every layout of the backward (chunks of K steps, blocks of k) against the cell by hand."""
+    import lstm_np.layer as layer
+
+    B, T, D, H = 3, 8, 2, 4
+    lstm, x, h0, c0 = make_inputs(B, T, D, H, seed=K * 10 + k)
+    mask = np.ones((B, T))
+    mask[0, 5:] = 0
+    mask[1, :2] = 0
+    mask[2, 3] = 0
+    monkeypatch.setattr(layer, "_chunk_steps", lambda T, B, H4: (K, k))
+    out, _, cache = lstm.forward(x, h0, c0, mask)
+    dout = np.random.default_rng(K).standard_normal(out.shape)
+    dx, dh0, dc0 = lstm.backward(dout, cache)
+    _, _, _, caches = step_by_step(lstm, x, h0, c0, mask)
+    ref_dx, ref_dh0, ref_dc0, ref_grads = step_by_step_backward(dout, caches, mask)
+    for got, ref in [(dx, ref_dx), (dh0, ref_dh0), (dc0, ref_dc0)]:
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+    for name in ref_grads:
+        np.testing.assert_allclose(lstm.grads[name], ref_grads[name], rtol=1e-10, atol=1e-12)
+
+
+@given(problems(), st.booleans())
+def test_reusing_a_cache_changes_no_result(problem, use_mask):
     B, T, D, H, seed, mask = problem
+    mask = mask if use_mask else None
     lstm, x, h0, c0 = make_inputs(B, T, D, H, seed)
     dout = np.random.default_rng(seed + 1).standard_normal((B, T, H))
     out, (h, c), cache = lstm.forward(x, h0, c0, mask)

@@ -27,9 +27,10 @@ def run(lstm, x, h0, c0, dout, dh_T, dc_T, mask):
     return dict(out=out, h=h, c=c, dx=dx, dh0=dh0, dc0=dc0, **{k: g.copy() for k, g in lstm.grads.items()})
 
 
+@pytest.mark.parametrize("B, T", [(3, 7), (1, 7), (3, 1), (1, 1)])  # size-1 axes make views easy to return
 @pytest.mark.parametrize("with_mask", [False, True])
-def test_results_of_two_calls_do_not_alias(with_mask):
-    lstm, x, h0, c0, dout, dh_T, dc_T, mask = make()
+def test_results_of_two_calls_do_not_alias(with_mask, B, T):
+    lstm, x, h0, c0, dout, dh_T, dc_T, mask = make(B=B, T=T)
     mask = mask if with_mask else None
     out1, (h1, c1), cache1 = lstm.forward(x, h0, c0, mask)
     kept = out1.copy(), h1.copy(), c1.copy()
@@ -92,8 +93,8 @@ def test_chunked_backward_equals_one_chunk(monkeypatch, K, k, with_mask):
     whole = run(*problem)  # small problem: one chunk, one block of all T steps
     monkeypatch.setattr(layer, "_chunk_steps", lambda T, B, H4: (K, k))
     chunked = run(*problem)
-    for k in whole:
-        np.testing.assert_allclose(chunked[k], whole[k], rtol=1e-12, atol=1e-13, err_msg=k)
+    for name in whole:
+        np.testing.assert_allclose(chunked[name], whole[name], rtol=1e-12, atol=1e-13, err_msg=name)
 
 
 def test_default_chunks_split_a_long_sequence(monkeypatch):
@@ -104,8 +105,8 @@ def test_default_chunks_split_a_long_sequence(monkeypatch):
     chunked = run(*problem)
     monkeypatch.setattr(layer, "_chunk_steps", lambda T, B, H4: (T, T))
     whole = run(*problem)
-    for k in whole:
-        np.testing.assert_allclose(chunked[k], whole[k], rtol=1e-11, atol=1e-12, err_msg=k)
+    for name in whole:
+        np.testing.assert_allclose(chunked[name], whole[name], rtol=1e-11, atol=1e-12, err_msg=name)
 
 
 def test_float32_chunks_stay_float32(monkeypatch):
@@ -169,34 +170,70 @@ def test_reuse_in_a_loop_matches_fresh_calls():
             np.testing.assert_array_equal(got[1][k], g)
 
 
-@pytest.mark.parametrize(
-    "change, error, match",
-    [
-        (dict(T=6), ValueError, r"reuse: the cache's x is \(21, 4\) float64; this call \(B=3, T=6"),
-        (dict(B=2), ValueError, r"reuse: the cache's x is \(21, 4\) float64; this call \(B=2, T=7"),
-        (dict(dtype=np.float32), ValueError, r"the cache's x is \(21, 4\) float64.*float32"),
-    ],
-)
-def test_reuse_of_a_cache_of_other_sizes_is_refused(change, error, match):
-    lstm, x, *_ = make()
+def test_outputs_kept_across_reuse_calls_stay_as_they_were():
+    """Step-by-step generation (T = 1, B = 1): every kept output is its own."""
+    lstm = LSTM(3, 4, rng=0)
+    xs = np.random.default_rng(1).standard_normal((5, 1, 1, 3))
+    h = c = cache = None
+    kept, copies = [], []
+    for x in xs:
+        out, (h, c), cache = lstm.forward(x, h, c, reuse=cache)
+        kept.append(out)
+        copies.append(out.copy())
+    for out, copy in zip(kept, copies):
+        np.testing.assert_array_equal(out, copy)
+    assert len({round(float(o.sum()), 12) for o in kept}) == len(kept)
+
+
+def test_reuse_of_a_cache_of_other_sizes_is_refused():
+    lstm, x, *_ = make()  # B = 3, T = 7
     _, _, old = lstm.forward(x)
     before = [a.copy() for a in old[:5]]
-    kw = dict(B=3, T=7, D=4, H=5, seed=0, dtype=np.float64) | change
-    other, x2, *_ = make(**kw)
-    with pytest.raises(error, match=match):
-        other.forward(x2, reuse=old)
+    for x2, match in [(x[:, :6], r"the cache's x is \(21, 4\) float64; this call \(B=3, T=6"),
+                      (x[:2], r"the cache's x is \(21, 4\) float64; this call \(B=2, T=7")]:
+        with pytest.raises(ValueError, match=match):
+            lstm.forward(x2, reuse=old)
     for a, b in zip(old[:5], before):
         np.testing.assert_array_equal(a, b)  # a refused call writes nothing
 
 
-def test_reuse_must_be_a_cache_and_must_not_overlap_the_input():
-    lstm, x, h0, *_ = make()
+def _refused(lstm, x, old, match, **kwargs):
+    before = [a.copy() for a in old[:5]]
+    with pytest.raises(ValueError, match=match):
+        lstm.forward(x, reuse=old, **kwargs)
+    for a, b in zip(old[:5], before):
+        np.testing.assert_array_equal(a, b)  # a refused call writes nothing
+
+
+def test_reuse_of_another_layers_cache_is_refused():
+    lstm, x, *_ = make()
+    twin = LSTM(4, 5, rng=1)  # same sizes and dtype: only the origin differs
+    _, _, old = twin.forward(x)
+    _refused(lstm, x, old, "made by another layer")
+    f32 = LSTM(4, 5, rng=1, dtype=np.float32)
+    _, _, old32 = f32.forward(x.astype(np.float32))
+    _refused(lstm, x, old32, "made by another layer")
+
+
+def test_reuse_of_a_damaged_cache_is_refused():
+    lstm, x, *_ = make()
+    _, _, old = lstm.forward(x)
+    _refused(lstm, x, old._replace(act=np.asfortranarray(old.act)), r"the cache's act is \(7, 3, 20\).*contiguous")
+    _refused(lstm, x, old._replace(cs=old.hs), "hs shares memory with another of its arrays")
+    old.tanh_c.setflags(write=False)
+    _refused(lstm, x, old, "tanh_c is read-only")
+
+
+def test_reuse_must_be_a_cache_and_must_not_overlap_an_input_or_a_parameter():
+    lstm, x, h0, c0, *_ = make()
     _, _, old = lstm.forward(x)
     with pytest.raises(TypeError, match="reuse must be an LSTMCache"):
         lstm.forward(x, reuse=tuple(old))
     h_in_cache = old.hs[0]  # a view into the cache's hs, used as this call's h0
     h_in_cache[...] = h0
-    before = old.hs.copy()
-    with pytest.raises(ValueError, match="overlap an input"):
-        lstm.forward(x, h_in_cache, reuse=old)
-    np.testing.assert_array_equal(old.hs, before)
+    _refused(lstm, x, old, "shares memory with another of its arrays, a parameter or an input", h0=h_in_cache)
+    c_in_cache = old.cs[-1]
+    c_in_cache[...] = c0
+    _refused(lstm, x, old, "an input of this call", c0=c_in_cache)
+    x_in_cache = old.x.reshape(7, 3, 4).transpose(1, 0, 2)  # the cache's own copy of x, as the input
+    _refused(lstm, x_in_cache, old, "an input of this call")

@@ -228,6 +228,26 @@ def test_two_chunks_with_carried_state_equal_one_run(cls, problem, split):
 
 
 @both
+@pytest.mark.parametrize("B, T", [(1, 5), (3, 1), (1, 1)])
+def test_results_never_alias_the_cache_or_the_input(cls, B, T):
+    """Size-1 axes make NumPy return views where a copy was meant."""
+    layer, x, h0 = make_inputs(cls, B, T, 3, 4, seed=0)
+    out, h, cache = layer.forward(x, h0)
+    arrays = [a for a in cache if isinstance(a, np.ndarray)]
+    for a in arrays:
+        assert not np.shares_memory(out, a)
+        assert not np.shares_memory(a, x)  # the cache keeps its own copy of the input
+    x_before = x.copy()
+    x[...] = 0.0  # the caller reuses its input buffer: backward must still be right
+    layer.backward(np.ones_like(out), cache)
+    grads = {k: g.copy() for k, g in layer.grads.items()}
+    _, _, cache2 = layer.forward(x_before, h0)
+    layer.backward(np.ones_like(out), cache2)
+    for k, g in layer.grads.items():
+        np.testing.assert_array_equal(grads[k], g)
+
+
+@both
 def test_gradient_arriving_at_padded_output_is_ignored(cls, rng):
     layer = cls(2, 3, rng=rng)
     x = rng.standard_normal((2, 4, 2))
