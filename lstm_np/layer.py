@@ -57,6 +57,11 @@ class LSTMCache(NamedTuple):
     mask: np.ndarray | None  # (T, B, 1) or None
     Wx: np.ndarray
     Wh: np.ndarray
+    # Which forward last wrote these arrays: ``written_by[0]`` counts the calls
+    # that used them (forward(..., reuse=...) adds one), ``call`` is this
+    # cache's own number; backward refuses a cache whose arrays were overwritten.
+    written_by: np.ndarray  # (1,) int64, shared by the caches of the same arrays
+    call: int
 
 
 def lstm_forward(x, Wx, Wh, b, h0, c0, mask=None, reuse=None):
@@ -83,6 +88,8 @@ def lstm_forward(x, Wx, Wh, b, h0, c0, mask=None, reuse=None):
     B, T, D = x.shape
     H = Wh.shape[0]
     xt, act, hs, cs, tanh_c = _cache_arrays(T, B, D, H, x.dtype) if reuse is None else reuse[:5]
+    written_by = np.zeros(1, dtype=np.int64) if reuse is None else reuse.written_by
+    written_by[0] += 1
     xt.reshape(T, B, D)[...] = x.transpose(1, 0, 2)  # time-major: step t is rows t*B .. (t+1)*B - 1
     # One GEMM for the input projections of every step, written straight into
     # the cache's array; the per-step loop then overwrites each step's slice
@@ -109,7 +116,7 @@ def lstm_forward(x, Wx, Wh, b, h0, c0, mask=None, reuse=None):
         out_t[...] = hs[1:]
     else:
         np.multiply(hs[1:], m, out=out_t)
-    cache = LSTMCache(xt, act, hs, cs, tanh_c, m, Wx, Wh)
+    cache = LSTMCache(xt, act, hs, cs, tanh_c, m, Wx, Wh, written_by, int(written_by[0]))
     return out, hs[T].copy(), cs[T].copy(), cache
 
 
@@ -125,6 +132,9 @@ def _check_reusable(reuse, sizes, dtype, params, inputs):
     and overlap neither the parameters nor the inputs this call reads."""
     if not isinstance(reuse, LSTMCache):
         raise TypeError(f"reuse must be an LSTMCache returned by forward; got {type(reuse).__name__}")
+    if not (isinstance(reuse.written_by, np.ndarray) and reuse.written_by.shape == (1,)
+            and reuse.written_by.dtype == np.int64):
+        raise ValueError("reuse: the cache's written_by is not the (1,) int64 counter forward made")
     if reuse.Wx is not params["Wx"] or reuse.Wh is not params["Wh"]:
         raise ValueError(
             "reuse: this cache was made by another layer (or before this layer's parameters were replaced); "
@@ -170,7 +180,7 @@ def lstm_backward(dout, cache, dh_T=None, dc_T=None):
     grads : dict
         ``{"Wx": (D, 4H), "Wh": (H, 4H), "b": (4H,)}``.
     """
-    xt, act, hs, cs, tanh_c, m, Wx, Wh = cache
+    xt, act, hs, cs, tanh_c, m, Wx, Wh = cache[:8]
     T, B, H4 = act.shape
     H = H4 // 4
     D = xt.shape[1]
@@ -333,8 +343,8 @@ class LSTM(RecurrentLayer):
         reuse : LSTMCache, optional
             A cache from this layer's own earlier call with the same B and T
             that you no longer need: this call writes its cache into the same
-            arrays instead of allocating new ones, and the old cache must not
-            be used again (a ``backward`` with it would mix the two calls).
+            arrays instead of allocating new ones; ``backward`` then refuses
+            the old cache (its arrays hold this call now).
             Each call otherwise allocates about T·B·(D + 7H) numbers, which
             the operating system must map and zero; in a training loop over
             batches of one shape, ``cache = lstm.forward(x, reuse=cache)[2]``
@@ -381,6 +391,11 @@ class LSTM(RecurrentLayer):
         """
         if not isinstance(cache, LSTMCache):
             raise TypeError(f"cache must be the LSTMCache returned by forward; got {type(cache).__name__}")
+        if cache.written_by[0] != cache.call:
+            raise ValueError(
+                "cache: its arrays were overwritten by a later forward(..., reuse=cache); backward needs the "
+                "cache of the forward it differentiates (reuse a cache only once you are done with it)"
+            )
         T, B, _ = cache.act.shape
         H, dt = self.hidden_size, self.dtype
         dout = as_float_array("dout", dout, ("B", "T", "H"), (B, T, H), dt)

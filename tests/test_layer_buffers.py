@@ -73,10 +73,10 @@ def test_repeated_calls_give_identical_results(with_mask):
 def test_backward_leaves_the_cache_unchanged():
     lstm, x, h0, c0, dout, dh_T, dc_T, mask = make(seed=2)
     _, _, cache = lstm.forward(x, h0, c0, mask)
-    saved = [None if a is None else a.copy() for a in cache]
+    saved = [a.copy() if isinstance(a, np.ndarray) else a for a in cache]
     dx1, _, _ = lstm.backward(dout, cache, dh_T, dc_T)
     for a, b in zip(cache, saved):
-        if b is not None:
+        if isinstance(b, np.ndarray):
             np.testing.assert_array_equal(a, b)
     dx2, _, _ = lstm.backward(dout, cache, dh_T, dc_T)
     np.testing.assert_array_equal(dx1, dx2)
@@ -237,3 +237,16 @@ def test_reuse_must_be_a_cache_and_must_not_overlap_an_input_or_a_parameter():
     _refused(lstm, x, old, "an input of this call", c0=c_in_cache)
     x_in_cache = old.x.reshape(7, 3, 4).transpose(1, 0, 2)  # the cache's own copy of x, as the input
     _refused(lstm, x_in_cache, old, "an input of this call")
+
+
+def test_backward_refuses_a_cache_overwritten_by_a_later_reuse():
+    lstm, x, h0, c0, dout, *_ = make()
+    _, _, first = lstm.forward(x)
+    _, _, second = lstm.forward(2 * x, reuse=first)  # first's arrays now hold the second call
+    with pytest.raises(ValueError, match="overwritten by a later forward"):
+        lstm.backward(dout, first)
+    lstm.backward(dout, second)  # the newest cache is fine
+    _, _, third = lstm.forward(x, reuse=second)
+    with pytest.raises(ValueError, match="overwritten by a later forward"):
+        lstm.backward(dout, second)
+    lstm.backward(dout, third)
