@@ -120,10 +120,14 @@ def lstm_forward(x, Wx, Wh, b, h0, c0, mask=None, reuse=None):
     return out, hs[T].copy(), cs[T].copy(), cache
 
 
+def _cache_shapes(T, B, D, H):
+    """Shapes of the arrays the forward pass keeps: x (time-major), act, hs, cs, tanh_c."""
+    return (T * B, D), (T, B, 4 * H), (T + 1, B, H), (T + 1, B, H), (T, B, H)
+
+
 def _cache_arrays(T, B, D, H, dtype):
-    """Fresh arrays for what the forward pass keeps: x (time-major), act, hs, cs, tanh_c."""
-    shapes = ((T * B, D), (T, B, 4 * H), (T + 1, B, H), (T + 1, B, H), (T, B, H))
-    return tuple(np.empty(shape, dtype=dtype) for shape in shapes)
+    """Fresh arrays for what the forward pass keeps (``_cache_shapes``)."""
+    return tuple(np.empty(shape, dtype=dtype) for shape in _cache_shapes(T, B, D, H))
 
 
 def _check_reusable(reuse, sizes, dtype, params, inputs):
@@ -141,9 +145,8 @@ def _check_reusable(reuse, sizes, dtype, params, inputs):
             "pass a cache from this layer's own earlier forward, or none"
         )
     T, B, D, H = sizes
-    expected = ((T * B, D), (T, B, 4 * H), (T + 1, B, H), (T + 1, B, H), (T, B, H))
     arrays = reuse[:5]
-    for name, a, shape in zip(LSTMCache._fields, arrays, expected):
+    for name, a, shape in zip(LSTMCache._fields, arrays, _cache_shapes(T, B, D, H)):
         if not isinstance(a, np.ndarray) or a.shape != shape or a.dtype != dtype or not a.flags.c_contiguous:
             got = f"{a.shape} {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
             raise ValueError(
@@ -230,8 +233,8 @@ def _chunk_steps(T, B, H4):
 
     K: the weight gradients are formed once per chunk of K steps, about 2 Mi
     elements of dz (8 MiB in float32), all T steps when that fits (larger
-    chunks are no faster, measured at B 256, H 512; they only cost memory). k: the
-    local derivatives are computed k steps per call, about 256 Ki elements:
+    chunks are no faster, measured at B 256, H 512; they only cost memory).
+    k: the local derivatives are computed k steps per call, about 256 Ki elements:
     all steps at once for small problems, where each NumPy call costs more
     than its arithmetic, one step at a time for large ones, so that the
     arrays are still in the CPU cache when the step uses them.
