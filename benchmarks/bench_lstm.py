@@ -13,7 +13,7 @@ give medians over the rounds, and ratios of medians. BLAS threads (NumPy) and
 intra-op threads (PyTorch) are pinned to the same count and printed.
 
 Contenders
-  lstm_np   lstm_np.layer.LSTM
+  lstm_np   lstm_np.sequence.lstm.LSTM
   reuse     the same, called as forward(x, reuse=cache): each call writes its cache
             into the arrays of the previous call's, instead of allocating new ones
   tutorial  benchmarks/tutorial_lstm.py: per-gate weights, per-step [h, x]
@@ -44,7 +44,7 @@ except ImportError:  # pragma: no cover - a benchmark-only dependency
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tutorial_lstm import TutorialLSTM  # noqa: E402
 
-from lstm_np.layer import LSTM, _chunk_steps  # noqa: E402
+from lstm_np.sequence.lstm import LSTM, _chunk_steps  # noqa: E402
 
 try:
     import torch
@@ -218,7 +218,7 @@ class Problem:
 
     def products_only(self):
         """Only the matrix products of one lstm_np forward+backward, same shapes and
-        calls as lstm_np.layer: the floor of this layout with NumPy's BLAS."""
+        calls as lstm_np.sequence.lstm: the floor of this layout with NumPy's BLAS."""
         if not hasattr(self, "_prod"):
             B, T, D, H = self.shape
             K, _ = _chunk_steps(T, B, 4 * H)

@@ -5,7 +5,7 @@ one matrix product per gate and per step, the sigmoid as 1 / (1 + exp(-z)),
 Python lists of per-step caches, and a backward pass that mirrors the forward
 step by step (the weight gradients are accumulated step by step too).
 
-It computes the same function as ``lstm_np.layer.LSTM`` (no masks): the
+It computes the same function as ``lstm_np.sequence.lstm.LSTM`` (no masks): the
 benchmark asserts equal outputs and gradients before timing anything.
 Weights come from an ``lstm_np`` layer with ``TutorialLSTM.from_lstm_np``.
 

@@ -43,11 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .gru import GRU
-from .layer import LSTM
-from .layers import Dense, masked_mse
+from .sequence import GRU, LSTM, RNN
+from .feedforward import Dense
+from .losses import masked_mse
 from .optim import Adam, clip_grad_norm
-from .rnn import RNN
 
 __all__ = [
     "CELLS",

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cell import step_backward, step_forward
-from .gru import GRU
-from .layer import LSTM
-from .layers import Dense, Embedding, masked_mse
-from .rnn import RNN
+from .cells import gru as gru_cell
+from .cells import lstm as lstm_cell
+from .cells import rnn as rnn_cell
+from .feedforward import Dense, Embedding
+from .losses import masked_mse
+from .sequence import GRU, LSTM, RNN
 
 __all__ = [
     "TOLERANCE",
@@ -114,18 +115,43 @@ def check_gradients(loss_fn, arrays, analytic, eps=1e-5):
 
 
 def _cell_case(rng, B=3, D=4, H=5):
+    """The reference LSTM step (``cells.lstm``)."""
     x, h_prev, c_prev = rng.standard_normal((B, D)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
     Wx, Wh, b = (0.5 * rng.standard_normal(s) for s in ((D, 4 * H), (H, 4 * H), (4 * H,)))
     Rh, Rc = rng.standard_normal((B, H)), rng.standard_normal((B, H))
     arrays = {"x": x, "h_prev": h_prev, "c_prev": c_prev, "Wx": Wx, "Wh": Wh, "b": b}
 
     def loss():
-        h, c, _ = step_forward(x, h_prev, c_prev, Wx, Wh, b)
+        h, c, _ = lstm_cell.step_forward(x, h_prev, c_prev, Wx, Wh, b)
         return np.sum(h * Rh) + np.sum(c * Rc)
 
-    _, _, cache = step_forward(x, h_prev, c_prev, Wx, Wh, b)
-    dx, dh_prev, dc_prev, grads = step_backward(Rh, Rc, cache)
+    _, _, cache = lstm_cell.step_forward(x, h_prev, c_prev, Wx, Wh, b)
+    dx, dh_prev, dc_prev, grads = lstm_cell.step_backward(Rh, Rc, cache)
     return loss, arrays, {"x": dx, "h_prev": dh_prev, "c_prev": dc_prev, **grads}
+
+
+def _single_state_cell_case(module, gates, bias_names, rng, B=3, D=4, H=5):
+    """The reference GRU or RNN step (``cells.gru``, ``cells.rnn``)."""
+    x, h_prev = rng.standard_normal((B, D)), rng.standard_normal((B, H))
+    Wx, Wh = 0.5 * rng.standard_normal((D, gates * H)), 0.5 * rng.standard_normal((H, gates * H))
+    biases = {k: 0.5 * rng.standard_normal(gates * H) for k in bias_names}
+    Rh = rng.standard_normal((B, H))
+    arrays = {"x": x, "h_prev": h_prev, "Wx": Wx, "Wh": Wh, **biases}
+
+    def loss():
+        return np.sum(module.step_forward(x, h_prev, Wx, Wh, *biases.values())[0] * Rh)
+
+    _, cache = module.step_forward(x, h_prev, Wx, Wh, *biases.values())
+    dx, dh_prev, grads = module.step_backward(Rh, cache)
+    return loss, arrays, {"x": dx, "h_prev": dh_prev, **grads}
+
+
+def _gru_cell_case(rng):
+    return _single_state_cell_case(gru_cell, 3, ("bx", "bh"), rng)
+
+
+def _rnn_cell_case(rng):
+    return _single_state_cell_case(rnn_cell, 1, ("b",), rng)
 
 
 def _layer_case(rng, B=3, T=5, D=3, H=4):
@@ -241,8 +267,10 @@ def _gru_layer_case(rng):
 
 
 CASES = {
-    "cell": _cell_case,
-    "layer": _layer_case,
+    "lstm_cell": _cell_case,
+    "gru_cell": _gru_cell_case,
+    "rnn_cell": _rnn_cell_case,
+    "lstm_layer": _layer_case,
     "embedding": _embedding_case,
     "dense": _dense_case,
     "loss": _loss_case,

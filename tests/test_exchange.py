@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lstm_np.layer import LSTM
+from lstm_np.sequence.lstm import LSTM
 
 
 def sig(z):

@@ -90,7 +90,7 @@ def test_gradient_flow_ends_match_one_backward_pass(cell, rng):
     assert norms.shape == (7,) and np.all(norms > 0)
     # ||dL/dh_0|| from the whole-sequence backward, with dL/dh_T from the head
     from lstm_np.experiments import _cell_backward, _cell_forward
-    from lstm_np.layers import masked_mse
+    from lstm_np.losses import masked_mse
 
     out, state, cache = _cell_forward(model.cell, x)
     pred, hc = model.head.forward(state[0])

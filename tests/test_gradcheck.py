@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-import lstm_np.cell as cell
+import lstm_np.sequence.fused as fused
 from lstm_np.cli import main
 from lstm_np.gradcheck import TOLERANCE, gradcheck_report, numerical_gradient, relative_error
 
@@ -28,36 +28,38 @@ def test_report_covers_every_component_and_passes():
     rows = gradcheck_report(seed=3)
     covered = {(r["component"], r["name"]) for r in rows}
     for name in ("x", "h_prev", "c_prev", "Wx", "Wh", "b"):
-        assert ("cell", name) in covered
+        assert ("lstm_cell", name) in covered
     for name in ("x", "h0", "c0", "Wx", "Wh", "b"):
-        assert ("layer", name) in covered
+        assert ("lstm_layer", name) in covered
     assert {("embedding", "W"), ("dense", "h"), ("dense", "W"), ("dense", "b"), ("loss", "pred")} <= covered
     assert {("stack", "lstm.Wh"), ("stack", "embedding.W"), ("stack", "head.W")} <= covered
     assert all(r["ok"] and r["error"] <= TOLERANCE for r in rows), rows
 
 
-def test_check_catches_a_broken_derivative(monkeypatch):
-    """Drop the forget-gate path into dc_prev: the check must fail loudly."""
-    original = cell.gates_backward
+def test_check_catches_a_broken_derivative_in_the_fast_layer(monkeypatch):
+    """Drop the forget-gate path into dc_prev in the fused kernel: the layer's check must fail loudly,
+    and the reference step (which does not use the kernel) must still pass."""
+    import lstm_np.sequence.lstm as layer
+
+    original = fused.gates_backward
 
     def broken(*args, **kwargs):
         dz, dc_prev = original(*args, **kwargs)
         return dz, np.zeros_like(dc_prev)
 
-    monkeypatch.setattr(cell, "gates_backward", broken)
-    import lstm_np.layer as layer
-
     monkeypatch.setattr(layer, "gates_backward", broken)
     rows = gradcheck_report(seed=0)
     bad = {(r["component"], r["name"]) for r in rows if not r["ok"]}
-    assert ("cell", "c_prev") in bad
-    assert ("layer", "Wh") in bad
+    assert ("lstm_layer", "Wh") in bad and ("lstm_layer", "c0") in bad
+    assert not any(c == "lstm_cell" for c, _ in bad)
     assert max(r["error"] for r in rows) > 1e-2
 
 
 def test_check_catches_a_broken_local_derivative(monkeypatch):
     """Forget tanh' in dh/dc (a classic slip): every path through c is wrong."""
-    original = cell.gate_partials
+    import lstm_np.sequence.lstm as layer
+
+    original = fused.gate_partials
 
     def broken(act, c_prev, tanh_c, out=None, dh_dc=None):
         p, d = original(act, c_prev, tanh_c, out=out, dh_dc=dh_dc)
@@ -65,19 +67,33 @@ def test_check_catches_a_broken_local_derivative(monkeypatch):
         np.copyto(d, act[..., 2 * H : 3 * H])  # dh/dc = o, without (1 - tanh(c)^2)
         return p, d
 
-    import lstm_np.layer as layer
-
-    monkeypatch.setattr(cell, "gate_partials", broken)
     monkeypatch.setattr(layer, "gate_partials", broken)
     rows = gradcheck_report(seed=0)
     bad = {(r["component"], r["name"]) for r in rows if not r["ok"]}
-    assert {("cell", "Wx"), ("layer", "Wx"), ("layer", "c0")} <= bad
+    assert {("lstm_layer", "Wx"), ("lstm_layer", "c0")} <= bad
+
+
+def test_check_catches_a_broken_reference_step(monkeypatch):
+    """A reference backward without the forget-gate path: the check names the cell's c_prev."""
+    import lstm_np.cells.lstm as cell
+    import lstm_np.gradcheck as gc
+
+    original = cell.step_backward
+
+    def broken(dh, dc_next, cache):
+        dx, dh_prev, dc_prev, grads = original(dh, dc_next, cache)
+        return dx, dh_prev, np.zeros_like(dc_prev), grads
+
+    monkeypatch.setattr(gc.lstm_cell, "step_backward", broken)
+    rows = gradcheck_report(seed=0)
+    bad = {(r["component"], r["name"]) for r in rows if not r["ok"]}
+    assert ("lstm_cell", "c_prev") in bad
 
 
 def test_cli_prints_the_table_and_exits_zero(capsys):
     assert main(["gradcheck"]) == 0
     out = capsys.readouterr().out
-    assert "layer      Wh" in out and "all passed" in out
+    assert "lstm_layer Wh" in out and "all passed" in out
 
 
 def test_cli_exits_nonzero_when_a_check_fails(capsys):

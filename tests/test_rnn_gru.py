@@ -12,11 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import lstm_np.gru as gru_module
-import lstm_np.rnn as rnn_module
+import lstm_np.cells.gru as gru_module
+import lstm_np.cells.rnn as rnn_module
 from lstm_np.gradcheck import TOLERANCE, check_gradients
-from lstm_np.gru import GRU
-from lstm_np.rnn import RNN
+from lstm_np.sequence import GRU, RNN
 
 LAYERS = [RNN, GRU]
 STEPS = {RNN: rnn_module, GRU: gru_module}
@@ -305,7 +304,7 @@ def test_gru_step_values_by_hand():
     assert r == pytest.approx(0.6224593312018546, abs=1e-15)
     assert n == pytest.approx(0.9622557289073341, abs=1e-15)          # tanh(1.97550813...)
     h_ours, cache = gru_module.step_forward(x, h_prev, Wx, Wh, bx, bh)
-    np.testing.assert_allclose(cache[4], [[r, z, n]], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.hstack(cache[4:7]), [[r, z, n]], rtol=0, atol=1e-12)  # r, z, n
     np.testing.assert_allclose(h_ours, [[h]], rtol=0, atol=1e-12)
     assert h_ours[0, 0] == pytest.approx(0.6745203370474491, abs=1e-12)
 

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..gru import GRU
 from .._checks import as_rng
-from ..layer import LSTM
-from ..layers import Dense, Embedding, masked_mse
-from ..rnn import RNN
+from ..sequence import GRU, LSTM, RNN
+from ..feedforward import Dense, Embedding
+from ..losses import masked_mse
 from .sequences import UNKNOWN_ITEM, Batch
 
 __all__ = ["RatingModel", "CELLS"]

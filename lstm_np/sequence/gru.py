@@ -1,42 +1,28 @@
-"""The GRU: one step, the sequence with BPTT, and weight exchange.
+"""The GRU over a whole sequence: forward, backpropagation through time,
+masks, initial state, and weight exchange with PyTorch and Keras.
 
-The formulation of PyTorch's ``nn.GRU`` (and Keras's default
-``reset_after=True``), for one time step and a batch of B rows::
+The equations of one step, and the reason the GRU has two bias vectors, are
+in ``lstm_np.cells.gru``; this module computes the same numbers for a whole
+sequence, laid out like ``lstm_np.sequence.lstm``: one GEMM for the input
+projections of all T steps, one recurrent GEMM per step with the element-wise
+work done by ``fused.gru_gates_forward`` into the cache's arrays, and a
+backward pass that collects ``da_t`` and ``du_t`` for every step
+(``fused.gru_gates_backward``) and then forms the weight gradients and
+``dx`` with one GEMM each.
 
-    a = x Wx + bx                                input projections, (B, 3H)
-    u = h_prev Wh + bh                           recurrent projections, (B, 3H)
-    r = sigma(a_r + u_r)                         reset gate
-    z = sigma(a_z + u_z)                         update gate
-    n = tanh(a_n + r * u_n)                      candidate state
-    h = (1 - z) * n + z * h_prev                 new hidden state
+Parameters (``GRU.params``; gradients under the same names in ``GRU.grads``)::
 
-The reset gate multiplies the whole recurrent term of n, *including its
-bias*: ``u_n = h_prev Wh_n + bh_n``. So bx_n and bh_n are not
-interchangeable (bx_n is added outside r, bh_n inside) and the GRU needs
-**two** bias vectors, ``bx`` and ``bh``. (For r and z only the sums
-bx_r + bh_r and bx_z + bh_z matter, as in the LSTM.)
+    Wx : (D, 3H)   input weights         a = x Wx + bx
+    Wh : (H, 3H)   recurrent weights     u = h_prev Wh + bh
+    bx : (3H,)     input bias
+    bh : (3H,)     recurrent bias
 
-Gate order in every fused array (``Wx``, ``Wh``, ``bx``, ``bh``, ``a``,
-``u``) is **r, z, n**, PyTorch's order: the two sigmoid gates first, so one
-``sigmoid`` call covers ``[:, :2H]``. (Keras uses z, r, n; ``GRU`` converts.)
+Gate order in every fused array is **r, z, n**, PyTorch's order (Keras uses
+z, r, n; ``GRU`` converts).
 
-Backward, with sigma' = s(1 - s) and tanh' = 1 - t^2 from the stored
-activations::
-
-    dn = dh * (1 - z)                            h = (1 - z) * n + ...
-    dz = dh * (h_prev - n)                       h = n + z * (h_prev - n)
-    da_n = dn * (1 - n^2)                        n = tanh(a_n + r * u_n)
-    dr = da_n * u_n
-    da_r = dr * r (1 - r),  da_z = dz * z (1 - z)
-    du = [da_r, da_z, da_n * r]                  r and z see a + u; n sees a + r u
-    dh_prev = du Wh^T + dh * z                   through u, and directly
-
-The sequence functions have the structure of ``lstm_np.layer``: one GEMM for
-the input projections of all T steps, one recurrent GEMM per step, and a
-backward pass that collects ``da_t`` and ``du_t`` for every step and then
-forms the weight gradients and ``dx`` with one GEMM each. Masks mean the
-same as for the LSTM: at a padded step (``mask[b, t] = 0``) the state passes
-through unchanged, the output is zero, and no gradient is received or passed.
+Masks mean the same as for the LSTM: at a padded step (``mask[b, t] = 0``)
+the state passes through unchanged, the output is zero, and no gradient is
+received or passed.
 """
 
 from __future__ import annotations
@@ -45,10 +31,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, as_sequence, as_state
-from .cell import sigmoid
-from ._recurrent import RecurrentLayer, read_keras_weights, read_torch_state
-from .layer import _orthogonal
+from .._checks import as_float_array, as_sequence, as_state
+from ..cells.gru import GATES
+from ._base import RecurrentLayer, orthogonal, read_keras_weights, read_torch_state
+from .fused import gru_gates_backward as gates_backward
+from .fused import gru_gates_forward as gates_forward
 
 __all__ = [
     "GATES",
@@ -56,153 +43,11 @@ __all__ = [
     "GRUCache",
     "gru_forward",
     "gru_backward",
-    "gates_forward",
-    "gates_backward",
-    "step_forward",
-    "step_backward",
     "init_gru_params",
 ]
 
-#: Gate order along the fused 3H axis (PyTorch's).
-GATES = ("r", "z", "n")
-
 # Keras's gate order (its "h" is our candidate n).
 _KERAS_GATES = ("z", "r", "n")
-
-
-# --------------------------------------------------------------------------- one step
-
-
-def gates_forward(a, u, h_prev, out=None):
-    """Element-wise half of a step: from the two projections to the new state.
-
-    Parameters
-    ----------
-    a : (B, 3H) ndarray
-        Input projections ``x Wx + bx``, gate order r, z, n. Left unchanged
-        unless ``out`` is ``a``.
-    u : (B, 3H) ndarray
-        Recurrent projections ``h_prev Wh + bh``, gate order r, z, n.
-    h_prev : (B, H) ndarray
-    out : (B, 3H) ndarray, optional
-        Buffer for the activations (may be ``a`` itself, to overwrite).
-
-    Returns
-    -------
-    act : (B, 3H) ndarray
-        r, z, n (after the nonlinearities); backward takes the derivatives
-        from these stored values.
-    h : (B, H) ndarray
-        New hidden state.
-    """
-    H = h_prev.shape[-1]
-    act = out if out is not None else np.empty_like(a)
-    sigmoid(a[:, : 2 * H] + u[:, : 2 * H], out=act[:, : 2 * H])
-    r, z = act[:, :H], act[:, H : 2 * H]
-    np.tanh(a[:, 2 * H :] + r * u[:, 2 * H :], out=act[:, 2 * H :])
-    n = act[:, 2 * H :]
-
-    h = (1.0 - z) * n + z * h_prev
-    return act, h
-
-
-def gates_backward(dh, act, u_n, h_prev, out_a=None, out_u=None):
-    """Element-wise half of a step's backward pass.
-
-    Parameters
-    ----------
-    dh : (B, H) ndarray
-        Gradient of the loss at this step's h.
-    act : (B, 3H) ndarray
-        r, z, n as returned by ``gates_forward``.
-    u_n : (B, H) ndarray
-        The candidate's recurrent projection ``h_prev Wh_n + bh_n``.
-    h_prev : (B, H) ndarray
-    out_a, out_u : (B, 3H) ndarray, optional
-        Buffers for ``da`` and ``du``.
-
-    Returns
-    -------
-    da : (B, 3H) ndarray
-        Gradient at the input projections ``a`` (gate order r, z, n).
-    du : (B, 3H) ndarray
-        Gradient at the recurrent projections ``u``; equal to ``da`` in the
-        r and z blocks, ``da_n * r`` in the n block.
-    dh_direct : (B, H) ndarray
-        The part of dL/dh_prev through ``z * h_prev``; the caller adds
-        ``du Wh^T``.
-
-    Inputs are never modified.
-    """
-    H = h_prev.shape[-1]
-    r, z, n = act[:, :H], act[:, H : 2 * H], act[:, 2 * H :]
-    da = out_a if out_a is not None else np.empty_like(act)
-    du = out_u if out_u is not None else np.empty_like(act)
-    da_r, da_z, da_n = da[:, :H], da[:, H : 2 * H], da[:, 2 * H :]
-
-    dn = dh * (1.0 - z)                                # h = (1 - z) * n + ...
-    dz = dh * (h_prev - n)                             # h = n + z * (h_prev - n)
-    np.multiply(dn, 1.0 - n**2, out=da_n)              # n = tanh(a_n + r * u_n)
-    np.multiply(da_n * u_n, r * (1.0 - r), out=da_r)   # r = sigma(a_r + u_r)
-    np.multiply(dz, z * (1.0 - z), out=da_z)           # z = sigma(a_z + u_z)
-
-    du[:, : 2 * H] = da[:, : 2 * H]                    # r and z see a + u
-    np.multiply(da_n, r, out=du[:, 2 * H :])           # n sees a_n + r * u_n
-    dh_direct = dh * z                                 # h = ... + z * h_prev
-    return da, du, dh_direct
-
-
-def step_forward(x, h_prev, Wx, Wh, bx, bh):
-    """One GRU step.
-
-    Parameters
-    ----------
-    x : (B, D) ndarray
-    h_prev : (B, H) ndarray
-    Wx : (D, 3H) ndarray
-        Input weights, gate order r, z, n.
-    Wh : (H, 3H) ndarray
-        Recurrent weights, gate order r, z, n.
-    bx, bh : (3H,) ndarray
-        Input and recurrent biases (``bh``'s n block sits inside ``r * (...)``).
-
-    Returns
-    -------
-    h : (B, H) ndarray
-        New hidden state.
-    cache : tuple
-        What ``step_backward`` needs: (x, h_prev, Wx, Wh, act, u_n).
-    """
-    H = h_prev.shape[-1]
-    a = x @ Wx + bx
-    u = h_prev @ Wh + bh
-    act, h = gates_forward(a, u, h_prev)
-    return h, (x, h_prev, Wx, Wh, act, u[:, 2 * H :])
-
-
-def step_backward(dh, cache):
-    """Backward pass of one GRU step.
-
-    Parameters
-    ----------
-    dh : (B, H) ndarray
-        Gradient of the loss with respect to this step's h.
-    cache : tuple
-        From ``step_forward``.
-
-    Returns
-    -------
-    dx : (B, D) ndarray
-    dh_prev : (B, H) ndarray
-    grads : dict
-        ``{"Wx": (D, 3H), "Wh": (H, 3H), "bx": (3H,), "bh": (3H,)}``.
-    """
-    x, h_prev, Wx, Wh, act, u_n = cache
-    da, du, dh_direct = gates_backward(dh, act, u_n, h_prev)
-    dx = da @ Wx.T
-    dh_prev = du @ Wh.T + dh_direct
-    grads = {"Wx": x.T @ da, "Wh": h_prev.T @ du, "bx": da.sum(axis=0), "bh": du.sum(axis=0)}
-    return dx, dh_prev, grads
 
 
 # --------------------------------------------------------------------------- the sequence
@@ -335,7 +180,7 @@ def init_gru_params(input_size, hidden_size, rng, dtype=np.float64):
     D, H = input_size, hidden_size
     a = np.sqrt(6.0 / (D + H))
     Wx = rng.uniform(-a, a, size=(D, 3 * H))
-    Wh = np.concatenate([_orthogonal(H, rng) for _ in GATES], axis=1)
+    Wh = np.concatenate([orthogonal(H, rng) for _ in GATES], axis=1)
     return {
         "Wx": Wx.astype(dtype),
         "Wh": Wh.astype(dtype),

@@ -3,9 +3,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lstm_np.cell import step_backward, step_forward
+from lstm_np.cells.lstm import step_backward, step_forward
 from lstm_np.gradcheck import TOLERANCE, check_gradients
-from lstm_np.layer import LSTM
+from lstm_np.sequence.lstm import LSTM
 
 
 # --------------------------------------------------------------------------- helpers
@@ -147,7 +147,7 @@ def test_layer_equals_cell_stepped_by_hand(problem):
 @pytest.mark.parametrize("K, k", [(1, 1), (3, 1), (3, 2), (4, 4), (8, 3)])
 def test_layer_in_chunks_and_blocks_equals_cell_stepped_by_hand(monkeypatch, K, k):
     """Every layout of the backward (chunks of K steps, blocks of k) against the cell by hand."""
-    import lstm_np.layer as layer
+    import lstm_np.sequence.lstm as layer
 
     B, T, D, H = 3, 8, 2, 4
     lstm, x, h0, c0 = make_inputs(B, T, D, H, seed=K * 10 + k)

@@ -1,19 +1,19 @@
-"""The small layers around the LSTM: embedding, dense head, masked MSE loss.
+"""The feed-forward layers around the recurrent ones: embedding and dense head.
 
 Each layer has ``params`` and ``grads`` dicts of arrays (same names), a
 ``forward`` that returns its output and a cache, and a ``backward`` that
 takes the gradient of the loss at the output, stores the parameter
 gradients in ``grads`` (overwriting them) and returns the gradient at the
-input. The loss is a plain function returning the loss and its gradient.
+input. The losses are in ``lstm_np.losses``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, as_float_dtype, as_ids, as_mask, as_rng
+from ._checks import as_float_array, as_float_dtype, as_ids, as_rng
 
-__all__ = ["Embedding", "Dense", "masked_mse"]
+__all__ = ["Embedding", "Dense"]
 
 
 class Embedding:
@@ -102,37 +102,3 @@ class Dense:
         np.matmul(h2.T, dy2, out=self.grads["W"])
         np.sum(dy2, axis=0, out=self.grads["b"])
         return dy @ self.params["W"].T
-
-
-def masked_mse(pred, target, mask=None):
-    """Mean squared error over the entries where ``mask`` is 1.
-
-    loss = sum(m * (pred - target)^2) / sum(m)
-
-    Parameters
-    ----------
-    pred, target : ndarray, same shape S and floating dtype
-    mask : ndarray of 0/1, shape S, optional
-        Entries with 0 are ignored (padding, held-out items); all ones if
-        omitted. Must select at least one entry.
-
-    Returns
-    -------
-    loss : float
-    dpred : ndarray, shape S
-        Gradient of ``loss`` with respect to ``pred``: 2 m (pred - target) / sum(m).
-    """
-    pred = np.asarray(pred)
-    dt = pred.dtype
-    if not np.issubdtype(dt, np.floating):
-        raise TypeError(f"pred has dtype {dt}; expected a floating dtype")
-    dims = tuple(f"S{k}" for k in range(pred.ndim))
-    pred = as_float_array("pred", pred, dims, pred.shape, dt)
-    target = as_float_array("target", target, dims, pred.shape, dt)
-    m = np.ones_like(pred) if mask is None else as_mask("mask", mask, dims, pred.shape, dt)
-    n = m.sum()
-    if n == 0:
-        raise ValueError("mask selects no entries; the mean is undefined")
-    err = m * (pred - target)
-    loss = float(np.sum(err * err) / n)
-    return loss, (2.0 / n) * err

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from lstm_np.gradcheck import TOLERANCE, check_gradients
-from lstm_np.layers import Dense, Embedding, masked_mse
+from lstm_np.feedforward import Dense, Embedding
+from lstm_np.losses import masked_mse
 
 
 def test_embedding_is_one_hot_times_matrix(rng):

@@ -4,9 +4,9 @@ survives backward, and the chunked backward equals the one-chunk backward."""
 import numpy as np
 import pytest
 
-import lstm_np.layer as layer
+import lstm_np.sequence.lstm as layer
 from lstm_np.gradcheck import TOLERANCE, check_gradients
-from lstm_np.layer import LSTM
+from lstm_np.sequence.lstm import LSTM
 
 
 def make(B=3, T=7, D=4, H=5, seed=0, dtype=np.float64):

@@ -1,31 +1,22 @@
-"""The vanilla (Elman) RNN: one step, the sequence with BPTT, and weight exchange.
+"""The vanilla RNN over a whole sequence: forward, backpropagation through
+time, masks, initial state, and weight exchange with PyTorch and Keras.
 
-For one time step and a batch of B rows::
-
-    z = x Wx + h_prev Wh + b                     pre-activation, (B, H)
-    h = tanh(z)                                  new hidden state
-
-and backward, with tanh' = 1 - h^2 taken from the stored output::
-
-    dz = dh * (1 - h^2)
-    dx = dz Wx^T,   dh_prev = dz Wh^T,   dWx = x^T dz,   dWh = h_prev^T dz,   db = sum(dz)
-
-The gradient reaching h_prev is dh multiplied by (1 - h^2) and by Wh^T at
-*every* step, so over many steps it shrinks or grows geometrically: the
-vanishing/exploding gradient that the LSTM's additive cell path avoids.
+The equations of one step are in ``lstm_np.cells.rnn``; this module computes
+the same numbers for a whole sequence, laid out like
+``lstm_np.sequence.lstm``: one GEMM for the input projections of all T
+steps, one recurrent GEMM per step, and a backward pass that collects
+``dz_t`` for every step and then forms ``dWx``, ``dWh``, ``db`` and ``dx``
+with one GEMM each.
 
 Parameters (``RNN.params``; gradients under the same names in ``RNN.grads``)::
 
-    Wx : (D, H)   input weights
+    Wx : (D, H)   input weights          z = x Wx + h_prev Wh + b
     Wh : (H, H)   recurrent weights
     b  : (H,)     bias
 
-The sequence functions have the structure of ``lstm_np.layer``: one GEMM for
-the input projections of all T steps, one recurrent GEMM per step, and a
-backward pass that collects ``dz_t`` for every step and then forms ``dWx``,
-``dWh``, ``db`` and ``dx`` with one GEMM each. Masks mean the same as for the
-LSTM: at a padded step (``mask[b, t] = 0``) the state passes through
-unchanged, the output is zero, and no gradient is received or passed.
+Masks mean the same as for the LSTM: at a padded step (``mask[b, t] = 0``)
+the state passes through unchanged, the output is zero, and no gradient is
+received or passed.
 """
 
 from __future__ import annotations
@@ -34,60 +25,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, as_sequence, as_state
-from ._recurrent import RecurrentLayer, read_keras_weights, read_torch_state
-from .layer import _orthogonal
+from .._checks import as_float_array, as_sequence, as_state
+from ._base import RecurrentLayer, orthogonal, read_keras_weights, read_torch_state
 
-__all__ = ["RNN", "RNNCache", "rnn_forward", "rnn_backward", "step_forward", "step_backward", "init_rnn_params"]
-
-
-# --------------------------------------------------------------------------- one step
-
-
-def step_forward(x, h_prev, Wx, Wh, b):
-    """One RNN step.
-
-    Parameters
-    ----------
-    x : (B, D) ndarray
-    h_prev : (B, H) ndarray
-    Wx : (D, H), Wh : (H, H), b : (H,) ndarray
-
-    Returns
-    -------
-    h : (B, H) ndarray
-        New hidden state.
-    cache : tuple
-        What ``step_backward`` needs: (x, h_prev, Wx, Wh, h).
-    """
-    z = x @ Wx + h_prev @ Wh + b
-    h = np.tanh(z)
-    return h, (x, h_prev, Wx, Wh, h)
-
-
-def step_backward(dh, cache):
-    """Backward pass of one RNN step.
-
-    Parameters
-    ----------
-    dh : (B, H) ndarray
-        Gradient of the loss with respect to this step's h.
-    cache : tuple
-        From ``step_forward``.
-
-    Returns
-    -------
-    dx : (B, D) ndarray
-    dh_prev : (B, H) ndarray
-    grads : dict
-        ``{"Wx": (D, H), "Wh": (H, H), "b": (H,)}``.
-    """
-    x, h_prev, Wx, Wh, h = cache
-    dz = dh * (1.0 - h**2)  # h = tanh(z)
-    dx = dz @ Wx.T
-    dh_prev = dz @ Wh.T
-    grads = {"Wx": x.T @ dz, "Wh": h_prev.T @ dz, "b": dz.sum(axis=0)}
-    return dx, dh_prev, grads
+__all__ = ["RNN", "RNNCache", "rnn_forward", "rnn_backward", "init_rnn_params"]
 
 
 # --------------------------------------------------------------------------- the sequence
@@ -213,7 +154,7 @@ def init_rnn_params(input_size, hidden_size, rng, dtype=np.float64):
     D, H = input_size, hidden_size
     a = np.sqrt(6.0 / (D + H))
     Wx = rng.uniform(-a, a, size=(D, H))
-    Wh = _orthogonal(H, rng)
+    Wh = orthogonal(H, rng)
     return {"Wx": Wx.astype(dtype), "Wh": Wh.astype(dtype), "b": np.zeros(H, dtype)}
 
 

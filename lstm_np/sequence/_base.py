@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, as_float_dtype, as_rng, check_sizes
+from .._checks import as_float_array, as_float_dtype, as_rng, check_sizes
 
-__all__ = ["RecurrentLayer", "read_torch_state", "read_keras_weights"]
+__all__ = ["RecurrentLayer", "read_torch_state", "read_keras_weights", "orthogonal"]
 
 _TORCH_KEYS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 
@@ -130,3 +130,9 @@ class RecurrentLayer:
     def __repr__(self):
         return (f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size}, "
                 f"dtype={self.dtype.name})")
+
+
+def orthogonal(n, rng):
+    """A random orthogonal (n, n) matrix, uniformly distributed (QR of a Gaussian matrix)."""
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.sign(np.diag(r))  # sign fix makes q uniformly distributed

@@ -1,6 +1,10 @@
 """The LSTM over a whole sequence: forward, backpropagation through time, masks,
 initial state, and weight exchange with PyTorch and Keras.
 
+The equations of one step are in ``lstm_np.cells.lstm``; this is the fast
+path, which computes the same numbers (tested to 1e-12 in float64) with the
+element-wise kernels of ``lstm_np.sequence.fused``.
+
 Shapes: B batch, T time steps, D input features, H hidden units.
 
 Parameters (``LSTM.params``; gradients under the same names in ``LSTM.grads``)::
@@ -10,19 +14,19 @@ Parameters (``LSTM.params``; gradients under the same names in ``LSTM.grads``)::
     b  : (4H,)     bias
 
 with the gates fused along the last axis in the order **i, f, o, g**
-(``lstm_np.cell.GATES``).
+(``lstm_np.cells.lstm.GATES``).
 
-How the work is laid out (the same arithmetic as ``cell.step_forward``, in
+How the work is laid out (the same arithmetic as ``cells.lstm.step_forward``, in
 fewer, larger matrix products):
 
 * one GEMM computes the input projections ``x_t Wx + b`` of all T steps;
 * each step adds one recurrent GEMM ``h_{t-1} Wh`` and applies the gates,
   writing the new state straight into the cache's per-sequence arrays
   (allocated per call, or those of an earlier cache passed as ``reuse``);
-* backward first computes the local derivatives (``cell.gate_partials``),
+* backward first computes the local derivatives (``fused.gate_partials``),
   which need only the stored activations, for a block of steps in one call;
   then walks the steps in reverse applying the chain rule
-  (``cell.gates_backward``) and one GEMM ``dz_t Wh^T`` per step; then forms
+  (``fused.gates_backward``) and one GEMM ``dz_t Wh^T`` per step; then forms
   a chunk of steps' share of ``dWx``, ``dWh``, ``db`` and ``dx`` with one
   GEMM each. For small problems block and chunk are the whole sequence; for
   large ones the block is one step (its arrays stay in the CPU cache) and the
@@ -39,9 +43,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, as_sequence, as_state
-from ._recurrent import RecurrentLayer, read_keras_weights, read_torch_state
-from .cell import GATES, activation_scales, gate_partials, gates_backward, gates_forward
+from .._checks import as_float_array, as_sequence, as_state
+from ..cells.lstm import GATES
+from ._base import RecurrentLayer, orthogonal, read_keras_weights, read_torch_state
+from .fused import activation_scales, gate_partials, gates_backward, gates_forward
 
 __all__ = ["LSTM", "LSTMCache", "lstm_forward", "lstm_backward", "init_lstm_params"]
 
@@ -272,15 +277,10 @@ def init_lstm_params(input_size, hidden_size, rng, dtype=np.float64, forget_bias
     D, H = input_size, hidden_size
     a = np.sqrt(6.0 / (D + H))
     Wx = rng.uniform(-a, a, size=(D, 4 * H))
-    Wh = np.concatenate([_orthogonal(H, rng) for _ in GATES], axis=1)
+    Wh = np.concatenate([orthogonal(H, rng) for _ in GATES], axis=1)
     b = np.zeros(4 * H)
     b[GATES.index("f") * H : (GATES.index("f") + 1) * H] = forget_bias
     return {"Wx": Wx.astype(dtype), "Wh": Wh.astype(dtype), "b": b.astype(dtype)}
-
-
-def _orthogonal(n, rng):
-    q, r = np.linalg.qr(rng.standard_normal((n, n)))
-    return q * np.sign(np.diag(r))  # sign fix makes q uniformly distributed
 
 
 # Gate orders of the frameworks (both put the candidate g third).

@@ -1,0 +1,16 @@
+"""The equations: one step of each recurrent cell, forward and backward.
+
+* ``lstm_np.cells.lstm``  the LSTM step (and ``sigmoid``)
+* ``lstm_np.cells.gru``   the GRU step
+* ``lstm_np.cells.rnn``   the vanilla RNN step
+
+Each is written as its equations, one line per equation with the same
+symbols, no buffers and no tricks: this is what the notebooks teach. The
+sequence layers in ``lstm_np.sequence`` compute the same numbers faster and
+are tested equal to these steps. These modules import NumPy only.
+"""
+
+from . import gru, lstm, rnn
+from .lstm import sigmoid
+
+__all__ = ["lstm", "gru", "rnn", "sigmoid"]
