@@ -4,6 +4,7 @@
     lstm-np train [--data synthetic] ...   train the recommender, write model + metrics + plot
     lstm-np evaluate MODEL                 reprint the metrics of a saved model
     lstm-np recommend MODEL --user ID      the unseen movies it rates highest
+    lstm-np textgen [--text FILE] ...      a character-level language model: bits per character, samples
 """
 
 from __future__ import annotations
@@ -80,6 +81,32 @@ def _cmd_recommend(args):
     return 0
 
 
+def _cmd_textgen(args):
+    from .charlm import QUICK, CharLMConfig, file_corpus, train_char_model
+
+    base = CharLMConfig(**(QUICK if args.quick else {}))
+    settings = {k: v for k, v in (
+        ("steps", args.steps), ("hidden_size", args.hidden), ("num_layers", args.layers), ("seed", args.seed),
+        ("temperature", args.temperature), ("dropout", args.dropout), ("lr", args.lr),
+        ("batch_size", args.batch_size), ("seq_len", args.seq_len), ("max_chars", args.max_chars),
+        ("sample_every", args.sample_every),
+    ) if v is not None}
+    if "steps" in settings and args.sample_every is None:  # a sample (and an evaluation) about 4 times a run
+        settings["sample_every"] = max(1, settings["steps"] // 4)
+    settings.setdefault("eval_every", settings.get("sample_every", base.eval_every))
+    if args.lr is not None:
+        settings["lr_final"] = min(base.lr_final, args.lr)
+    try:
+        corpus = None if args.text is None else file_corpus(args.text, settings.get("max_chars", base.max_chars))
+        result = train_char_model(args.cell, corpus, config=base, progress=not args.no_progress, log=print,
+                                  **settings)
+    except (ValueError, TypeError, FileNotFoundError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(result.summary())
+    return 0
+
+
 def _positive_int(text):
     value = int(text)
     if value < 1:
@@ -122,6 +149,25 @@ def build_parser():
     p.add_argument("--cache-dir", help="where MovieLens is cached (default $LSTM_NP_CACHE or ~/.cache/lstm_np)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar within epochs")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("textgen", help="train a character-level language model; report bits per character "
+                                        "against a bigram model and print samples")
+    p.add_argument("--text", help="a UTF-8 text file (default: the Python standard library's own source)")
+    p.add_argument("--steps", type=int, help="training steps (default 1000; 30 with --quick)")
+    p.add_argument("--hidden", type=int, help="hidden units per layer (default 256; 32 with --quick)")
+    p.add_argument("--layers", type=int, help="stacked recurrent layers (default 1)")
+    p.add_argument("--cell", choices=sorted(["lstm", "gru", "rnn"]), default="lstm", help="default lstm")
+    p.add_argument("--dropout", type=float, help="dropout between stacked layers (default 0)")
+    p.add_argument("--lr", type=float, help="Adam learning rate at the start (default 3e-3, cosine decay)")
+    p.add_argument("--batch-size", type=int, help="parallel streams of text (default 32)")
+    p.add_argument("--seq-len", type=int, help="characters per truncated-BPTT chunk (default 64)")
+    p.add_argument("--max-chars", type=int, help="characters read (default 1,000,000)")
+    p.add_argument("--seed", type=int, help="seed of the weights, dropout and samples (default 0)")
+    p.add_argument("--temperature", type=float, help="sampling temperature (default 0.8)")
+    p.add_argument("--sample-every", type=int, help="steps between samples and evaluations (default 250)")
+    p.add_argument("--quick", action="store_true", help="a small model on 20,000 characters: a few seconds")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_textgen)
 
     for name, helptext, func in (("evaluate", "reprint the metrics of a saved model", _cmd_evaluate),
                                  ("recommend", "list the unseen movies a saved model rates highest", _cmd_recommend)):
