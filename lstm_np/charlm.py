@@ -393,7 +393,7 @@ class CharLM:
         de, _ = self.stack.backward(dh, s_cache)  # dstate0 dropped: truncated BPTT stops here
         self.embedding.backward(de, e_cache)
 
-    def sample(self, vocab, length, *, temperature=1.0, rng=None, prime="\n"):
+    def sample(self, vocab, length, *, temperature=1.0, rng=None, prime=None):
         """Generate ``length`` characters after ``prime``.
 
         Each next character is drawn from softmax(z / temperature): below 1
@@ -407,8 +407,9 @@ class CharLM:
         temperature : float > 0
         rng : numpy.random.Generator or int or None
             The same seed gives the same text.
-        prime : str
-            Read first (at least one character), to set the state.
+        prime : str, optional
+            Read first (at least one character), to set the state; default
+            a newline, or the vocabulary's first character if it has none.
 
         Returns
         -------
@@ -417,6 +418,8 @@ class CharLM:
         """
         if not (isinstance(temperature, (int, float, np.floating)) and temperature > 0 and math.isfinite(temperature)):
             raise ValueError(f"temperature must be a finite number > 0; got {temperature!r}")
+        if prime is None:
+            prime = "\n" if "\n" in vocab.index else vocab.chars[0]
         if not prime:
             raise ValueError("prime must have at least one character")
         rng = as_rng(rng)
