@@ -325,7 +325,7 @@ class CharLM:
     dropout : float in [0, 1)
         Between the recurrent layers (``Stack``).
     rng : numpy.random.Generator or int or None
-        Draws the embedding, the layers, the head and the dropout masks, in that order.
+        Draws the layers, the embedding, the head and the dropout masks, in that order.
 
     Attributes
     ----------
@@ -340,11 +340,8 @@ class CharLM:
     def __init__(self, V, make_layer, *, embed_dim, hidden_size, num_layers=1, dropout=0.0, rng=None):
         rng = as_rng(rng)
         self.V = int(V)
-        first = make_layer(embed_dim, hidden_size, rng)
-        self.dtype = np.dtype(getattr(first, "dtype", np.float64))
-        # Embedding drawn after the first layer so that the layers' weights do
-        # not depend on embed_dim ordering; every draw comes from ``rng``.
-        layers = [first] + [make_layer(hidden_size, hidden_size, rng) for _ in range(num_layers - 1)]
+        layers = [make_layer(embed_dim if k == 0 else hidden_size, hidden_size, rng) for k in range(num_layers)]
+        self.dtype = np.dtype(getattr(layers[0], "dtype", np.float64))
         self.embedding = Embedding(self.V, embed_dim, rng=rng, dtype=self.dtype)
         self.stack = Stack(layers, dropout=dropout, rng=rng)
         self.head = Dense(hidden_size, self.V, rng=rng, dtype=self.dtype)
@@ -500,8 +497,8 @@ class CharLMConfig:
 
 
 #: What ``quick=True`` changes: a run of a few seconds, for tests and CI.
-QUICK = dict(embed_dim=16, hidden_size=32, batch_size=8, seq_len=32, steps=30, max_chars=20_000,
-             eval_every=15, eval_chars=2_000, sample_every=15, sample_len=60)
+QUICK = dict(embed_dim=16, hidden_size=32, batch_size=8, seq_len=32, steps=30, lr=1e-2, lr_final=1e-3,
+             max_chars=20_000, eval_every=15, eval_chars=2_000, sample_every=15, sample_len=60)
 
 
 @dataclass
@@ -626,7 +623,16 @@ def train_char_model(make_layer, text_or_corpus=None, *, quick=False, progress=F
         raise TypeError(f"unknown settings {unknown}; see CharLMConfig")
     cfg = dataclasses.replace(base, **settings)
     _check_config(cfg)
-    say = log if log is not None else (lambda line: None)
+    bar = None
+
+    def say(line):
+        if log is None:
+            return
+        if bar is None:
+            log(line)
+        else:  # print above the progress bar, not through it
+            with bar.external_write_mode():
+                log(line)
 
     corpus = _as_corpus(text_or_corpus, cfg.max_chars)
     vocab = Vocab.from_text(corpus.text, cfg.max_vocab)
@@ -657,12 +663,9 @@ def train_char_model(make_layer, text_or_corpus=None, *, quick=False, progress=F
     say(f"vocabulary {V}; {len(train_ids):,} training / {len(held_ids):,} held-out characters; "
         f"bigram held-out bpc {bigram_bpc:.3f} (k={bigram.k:g})")
 
-    bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=cfg.steps, desc="textgen", unit="step")
-        say_orig = say
-        say = (lambda line: bar.write(line)) if log is not None else say_orig
 
     history, train_bpc, samples = [], [], []
     state, p = None, 0
