@@ -42,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import os
 import platform
 import sysconfig
 import time
@@ -135,13 +136,8 @@ def stdlib_corpus(max_chars=DEFAULT_MAX_CHARS, root=None):
     root = Path(sysconfig.get_paths()["stdlib"] if root is None else root)
     if not root.is_dir():
         raise FileNotFoundError(f"the standard library folder {root} does not exist")
-    paths = sorted(
-        (p for p in root.rglob("*.py")
-         if p.is_file() and not {"site-packages", "dist-packages"} & set(p.relative_to(root).parts)),
-        key=lambda p: p.relative_to(root).as_posix(),
-    )
     parts, n, files = [], 0, 0
-    for p in paths:
+    for p in _py_files_in_path_order(root):
         if max_chars is not None and n >= max_chars:
             break
         text = p.read_bytes().decode("utf-8", errors="replace") + "\n"
@@ -152,6 +148,22 @@ def stdlib_corpus(max_chars=DEFAULT_MAX_CHARS, root=None):
     if len(text) < 2:
         raise ValueError(f"found no Python source under {root}")
     return Corpus(text, f"stdlib {root}", _sha256(text), files)
+
+
+def _py_files_in_path_order(folder):
+    """The ``.py`` files under ``folder`` in the order of their sorted relative paths, lazily.
+
+    Sorting a folder's entries by name, with "/" appended to folder names,
+    gives the order of the full paths (``a.py`` < ``a/b.py``, as "." < "/"),
+    so the walk can stop as soon as enough text has been read.
+    """
+    entries = sorted(os.scandir(folder), key=lambda e: e.name + ("/" if e.is_dir(follow_symlinks=False) else ""))
+    for e in entries:
+        if e.is_dir(follow_symlinks=False):
+            if e.name not in ("site-packages", "dist-packages"):
+                yield from _py_files_in_path_order(e.path)
+        elif e.name.endswith(".py") and e.is_file():
+            yield Path(e.path)
 
 
 def file_corpus(path, max_chars=None):

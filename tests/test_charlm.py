@@ -126,10 +126,15 @@ def test_stdlib_corpus_is_sorted_skips_site_packages_and_records_a_checksum(tmp_
     (tmp_path / "notes.txt").write_text("tt")
     c = stdlib_corpus(max_chars=None, root=tmp_path)
     assert c.text == "aa\nbbb\nmm\n" and c.files == 3
+    # the order of the sorted relative paths: "-" < "." < "/"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "z.py").write_text("Z")
+    (tmp_path / "a-b.py").write_text("H")
+    assert stdlib_corpus(max_chars=None, root=tmp_path).text == "H\naa\nZ\nbbb\nmm\n"
     import hashlib
     assert c.sha256 == hashlib.sha256(c.text.encode()).hexdigest()
     cut = stdlib_corpus(max_chars=5, root=tmp_path)
-    assert cut.text == "aa\nbb" and cut.files == 2
+    assert cut.text == "H\naa\n" and cut.files == 2
 
 
 def test_real_stdlib_corpus_is_read_offline():
