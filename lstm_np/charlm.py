@@ -83,7 +83,9 @@ class Corpus:
     ----------
     text : str
     source : str
-        ``"stdlib <path>"``, a file path, or ``"text"``.
+        ``"the Python standard library"`` (its folder is left out, so that
+        printed output carries no local paths; ``stdlib_corpus(root=...)``
+        names the folder given), a file path, or ``"text"``.
     sha256 : str
         SHA-256 of ``text`` encoded as UTF-8: two runs read the same text iff it matches.
     files : int
@@ -133,6 +135,7 @@ def stdlib_corpus(max_chars=DEFAULT_MAX_CHARS, root=None):
         U+FFFD) and followed by a newline.
     """
     _check_max_chars(max_chars)
+    source = "the Python standard library" if root is None else f"Python files under {root}"
     root = Path(sysconfig.get_paths()["stdlib"] if root is None else root)
     if not root.is_dir():
         raise FileNotFoundError(f"the standard library folder {root} does not exist")
@@ -147,7 +150,7 @@ def stdlib_corpus(max_chars=DEFAULT_MAX_CHARS, root=None):
     text = "".join(parts)[:max_chars]
     if len(text) < 2:
         raise ValueError(f"found no Python source under {root}")
-    return Corpus(text, f"stdlib {root}", _sha256(text), files)
+    return Corpus(text, source, _sha256(text), files)
 
 
 def _py_files_in_path_order(folder):

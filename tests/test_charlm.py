@@ -141,6 +141,8 @@ def test_real_stdlib_corpus_is_read_offline():
     c = stdlib_corpus(max_chars=50_000)
     assert len(c.text) == 50_000 and c.files >= 1 and c.python.count(".") == 2
     assert stdlib_corpus(max_chars=50_000).sha256 == c.sha256
+    import sysconfig
+    assert sysconfig.get_paths()["stdlib"] not in c.describe()  # no local paths in printed output
 
 
 def test_file_corpus(tmp_path):
