@@ -567,7 +567,8 @@ class CharLMResult:
             f"corpus: {self.corpus.describe()}",
             f"vocabulary {len(self.vocab)}; {self.n_train:,} training / {self.n_held:,} held-out characters",
             f"held-out bits per character: model {self.bpc:.3f}, bigram {self.bigram_bpc:.3f} "
-            f"(add-k, k={self.bigram_k:g}); {self.bigram_bpc - self.bpc:+.3f} bits better",
+            f"(add-k, k={self.bigram_k:g}): the model is {abs(self.bigram_bpc - self.bpc):.3f} bits "
+            + ("better" if self.bpc < self.bigram_bpc else "worse"),
             f"{self.config.steps} steps, {self.seconds_per_step * 1000:.0f} ms/step, {self.wall_s:.1f} s in all",
         ])
 

@@ -82,25 +82,37 @@ def _cmd_recommend(args):
 
 
 def _cmd_textgen(args):
+    # Options arrive as strings and are checked here, so that every bad value
+    # is one line on stderr and exit status 2 (argparse would add its usage).
     from .charlm import QUICK, CharLMConfig, file_corpus, train_char_model
+    from .sequence.stack import CELLS
 
+    options = (("steps", "--steps", int), ("hidden_size", "--hidden", int), ("num_layers", "--layers", int),
+               ("seed", "--seed", int), ("temperature", "--temperature", float), ("dropout", "--dropout", float),
+               ("lr", "--lr", float), ("batch_size", "--batch-size", int), ("seq_len", "--seq-len", int),
+               ("max_chars", "--max-chars", int), ("sample_every", "--sample-every", int))
     base = CharLMConfig(**(QUICK if args.quick else {}))
-    settings = {k: v for k, v in (
-        ("steps", args.steps), ("hidden_size", args.hidden), ("num_layers", args.layers), ("seed", args.seed),
-        ("temperature", args.temperature), ("dropout", args.dropout), ("lr", args.lr),
-        ("batch_size", args.batch_size), ("seq_len", args.seq_len), ("max_chars", args.max_chars),
-        ("sample_every", args.sample_every),
-    ) if v is not None}
-    if "steps" in settings and args.sample_every is None:  # a sample (and an evaluation) about 4 times a run
-        settings["sample_every"] = max(1, settings["steps"] // 4)
-    settings.setdefault("eval_every", settings.get("sample_every", base.eval_every))
-    if args.lr is not None:
-        settings["lr_final"] = min(base.lr_final, args.lr)
+    settings = {}
     try:
+        if args.cell not in CELLS:
+            raise ValueError(f"--cell must be one of {', '.join(sorted(CELLS))}; got {args.cell!r}")
+        for name, option, kind in options:
+            text = getattr(args, name)
+            if text is not None:
+                try:
+                    settings[name] = kind(text)
+                except ValueError:
+                    what = "an integer" if kind is int else "a number"
+                    raise ValueError(f"{option} must be {what}; got {text!r}") from None
+        if "steps" in settings and "sample_every" not in settings:  # samples and evaluations ~4 times a run
+            settings["sample_every"] = max(1, settings["steps"] // 4)
+        settings["eval_every"] = settings.get("sample_every", base.eval_every)
+        if "lr" in settings:
+            settings["lr_final"] = min(base.lr_final, settings["lr"])
         corpus = None if args.text is None else file_corpus(args.text, settings.get("max_chars", base.max_chars))
         result = train_char_model(args.cell, corpus, config=base, progress=not args.no_progress, log=print,
                                   **settings)
-    except (ValueError, TypeError, FileNotFoundError, OSError) as e:
+    except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(result.summary())
@@ -152,19 +164,24 @@ def build_parser():
 
     p = sub.add_parser("textgen", help="train a character-level language model; report bits per character "
                                         "against a bigram model and print samples")
-    p.add_argument("--text", help="a UTF-8 text file (default: the Python standard library's own source)")
-    p.add_argument("--steps", type=int, help="training steps (default 3000; 30 with --quick)")
-    p.add_argument("--hidden", type=int, help="hidden units per layer (default 256; 32 with --quick)")
-    p.add_argument("--layers", type=int, help="stacked recurrent layers (default 1)")
-    p.add_argument("--cell", choices=sorted(["lstm", "gru", "rnn"]), default="lstm", help="default lstm")
-    p.add_argument("--dropout", type=float, help="dropout between stacked layers (default 0)")
-    p.add_argument("--lr", type=float, help="Adam learning rate at the start (default 6e-3, cosine decay to 3e-4)")
-    p.add_argument("--batch-size", type=int, help="parallel streams of text (default 16)")
-    p.add_argument("--seq-len", type=int, help="characters per truncated-BPTT chunk (default 64)")
-    p.add_argument("--max-chars", type=int, help="characters read (default 1,000,000)")
-    p.add_argument("--seed", type=int, help="seed of the weights, dropout and samples (default 0)")
-    p.add_argument("--temperature", type=float, help="sampling temperature (default 0.8)")
-    p.add_argument("--sample-every", type=int, help="steps between samples and evaluations (default 500)")
+    p.add_argument("--text", metavar="FILE",
+                   help="a UTF-8 text file (default: the Python standard library's source)")
+    for flag, dest, helptext in (
+        ("--steps", "steps", "training steps (default 3000; 30 with --quick)"),
+        ("--hidden", "hidden_size", "hidden units per layer (default 256; 32 with --quick)"),
+        ("--layers", "num_layers", "stacked recurrent layers (default 1)"),
+        ("--cell", "cell", "lstm, gru or rnn (default lstm)"),
+        ("--dropout", "dropout", "dropout between stacked layers (default 0)"),
+        ("--lr", "lr", "Adam learning rate at the start (default 6e-3, cosine decay to 3e-4)"),
+        ("--batch-size", "batch_size", "parallel streams of text (default 16)"),
+        ("--seq-len", "seq_len", "characters per truncated-BPTT chunk (default 64)"),
+        ("--max-chars", "max_chars", "characters read (default 1,000,000)"),
+        ("--seed", "seed", "seed of the weights, dropout and samples (default 0)"),
+        ("--temperature", "temperature", "sampling temperature (default 0.8)"),
+        ("--sample-every", "sample_every", "steps between samples and evaluations (default 500)"),
+    ):
+        p.add_argument(flag, dest=dest, metavar=flag[2:].upper().replace("-", "_"), help=helptext,
+                       default="lstm" if dest == "cell" else None)
     p.add_argument("--quick", action="store_true", help="a small model on 20,000 characters: a few seconds")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_textgen)

@@ -292,6 +292,9 @@ def test_textgen_command_quick(tmp_path, capsys):
     (["--temperature", "-1"], "temperature must be a finite number > 0"),
     (["--dropout", "1.5"], "dropout must be in [0, 1)"),
     (["--text", "/no/such/file.txt"], "does not exist"),
+    (["--steps", "ten"], "--steps must be an integer; got 'ten'"),
+    (["--lr", "fast"], "--lr must be a number; got 'fast'"),
+    (["--cell", "lstmm"], "--cell must be one of gru, lstm, rnn; got 'lstmm'"),
 ])
 def test_textgen_bad_options_one_line_error_exit_2(tmp_path, capsys, argv, message):
     p = tmp_path / "t.txt"
