@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lstm_np.gradcheck import CASES, TOLERANCE, check_gradients
@@ -328,3 +328,26 @@ def test_matches_torch_multilayer_modules_in_float64(rng, cell):
     with torch.no_grad():
         ref2 = module2(torch.from_numpy(x))[0].numpy()
     np.testing.assert_allclose(stack.forward(x)[0], ref2, rtol=0, atol=1e-12)
+
+
+@settings(max_examples=15)
+@given(kinds=st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=3),
+       B=st.integers(1, 2), T=st.integers(1, 4), p=st.sampled_from([0.0, 0.5]), seed=st.integers(0, 2**16))
+def test_stack_gradients_match_central_differences_property(kinds, B, T, p, seed):
+    rng = np.random.default_rng(seed)
+    sizes = [int(s) for s in rng.integers(1, 4, size=len(kinds) + 1)]
+    stack = Stack([KINDS[k](sizes[i], sizes[i + 1], rng=rng) for i, k in enumerate(kinds)], dropout=p, rng=rng)
+    x = rng.standard_normal((B, T, sizes[0]))
+    mask = (rng.random((B, T)) < 0.8).astype(float)
+    state0 = random_state(rng, stack, B)
+    drop = [(rng.random((B, T, h)) >= p) / (1 - p) for h in sizes[1:-1]]
+    R = rng.standard_normal((B, T, sizes[-1]))
+
+    def loss():
+        return np.sum(stack.forward(x, state0, mask, dropout_masks=drop)[0] * R)
+
+    _, _, cache = stack.forward(x, state0, mask, dropout_masks=drop)
+    dx, _ = stack.backward(R, cache)
+    analytic = {"x": dx, **{k: v.copy() for k, v in stack.grads.items()}}
+    errors = check_gradients(loss, {"x": x, **stack.params}, analytic)
+    assert max(errors.values()) <= TOLERANCE, errors
