@@ -686,34 +686,36 @@ def train_char_model(make_layer, text_or_corpus=None, *, quick=False, progress=F
     history, train_bpc, samples = [], [], []
     state, p = None, 0
     t_train = 0.0
-    for step in range(1, cfg.steps + 1):
-        t0 = time.perf_counter()
-        if p + T > Ls:  # end of the streams: start over from zero state
-            state, p = None, 0
-        opt.lr = cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * (step - 1) / cfg.steps))
-        loss, state, cache = model.loss(xs[:, p : p + T], ys[:, p : p + T], state, train=True)
-        model.backward(cache)
-        grads = model.grads
-        clip_grad_norm(grads, cfg.clip)
-        opt.step(grads)
-        p += T
-        t_train += time.perf_counter() - t0
-        train_bpc.append(loss / LN2)
+    try:
+        for step in range(1, cfg.steps + 1):
+            t0 = time.perf_counter()
+            if p + T > Ls:  # end of the streams: start over from zero state
+                state, p = None, 0
+            opt.lr = cosine_lr(step, cfg.steps, cfg.lr, cfg.lr_final)
+            loss, state, cache = model.loss(xs[:, p : p + T], ys[:, p : p + T], state, train=True)
+            model.backward(cache)
+            grads = model.grads
+            clip_grad_norm(grads, cfg.clip)
+            opt.step(grads)
+            p += T
+            t_train += time.perf_counter() - t0
+            train_bpc.append(loss / LN2)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(bpc=f"{loss / LN2:.3f}")
+            if step % cfg.eval_every == 0 and step < cfg.steps:
+                held = evaluate_bpc(model, eval_part)
+                history.append({"step": step, "train_bpc": float(np.mean(train_bpc[-cfg.eval_every:])),
+                                "held_out_bpc": held})
+                say(f"step {step}: train bpc {history[-1]['train_bpc']:.3f}, held-out bpc {held:.3f} "
+                    f"(first {len(eval_part):,} chars; bigram {bigram_bpc:.3f} on all)")
+            if step % cfg.sample_every == 0 and step < cfg.steps:
+                text = model.sample(vocab, cfg.sample_len, temperature=cfg.temperature, rng=sample_rng)
+                samples.append((step, text))
+                say(f"--- sample at step {step} (temperature {cfg.temperature}) ---\n{text}\n---")
+    finally:
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix(bpc=f"{loss / LN2:.3f}")
-        if step % cfg.eval_every == 0 and step < cfg.steps:
-            held = evaluate_bpc(model, eval_part)
-            history.append({"step": step, "train_bpc": float(np.mean(train_bpc[-cfg.eval_every:])),
-                            "held_out_bpc": held})
-            say(f"step {step}: train bpc {history[-1]['train_bpc']:.3f}, held-out bpc {held:.3f} "
-                f"(first {len(eval_part):,} chars; bigram {bigram_bpc:.3f} on all)")
-        if step % cfg.sample_every == 0 and step < cfg.steps:
-            text = model.sample(vocab, cfg.sample_len, temperature=cfg.temperature, rng=sample_rng)
-            samples.append((step, text))
-            say(f"--- sample at step {step} (temperature {cfg.temperature}) ---\n{text}\n---")
-    if bar is not None:
-        bar.close()
+            bar.close()
 
     bpc = evaluate_bpc(model, held_ids)
     history.append({"step": cfg.steps, "train_bpc": float(np.mean(train_bpc[-cfg.eval_every:])),
@@ -726,6 +728,14 @@ def train_char_model(make_layer, text_or_corpus=None, *, quick=False, progress=F
         samples=samples, seconds_per_step=t_train / cfg.steps, wall_s=time.perf_counter() - t_start,
         model=model, vocab=vocab, corpus=corpus, config=cfg, n_train=len(train_ids), n_held=len(held_ids),
     )
+
+
+def cosine_lr(step, steps, lr, lr_final):
+    """Learning rate of step 1 .. steps: from ``lr`` at step 1 down to about ``lr_final``, half a cosine.
+
+    lr_t = lr_final + (lr - lr_final) (1 + cos(pi (t - 1) / steps)) / 2
+    """
+    return lr_final + 0.5 * (lr - lr_final) * (1 + math.cos(math.pi * (step - 1) / steps))
 
 
 def _check_config(cfg):

@@ -115,6 +115,9 @@ def _cmd_textgen(args):
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except FloatingPointError as e:  # NaN or inf in the gradients: say so in one line, never go on silently
+        print(f"error: training diverged ({e}); try a smaller --lr", file=sys.stderr)
+        return 1
     print(result.summary())
     return 0
 

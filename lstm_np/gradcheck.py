@@ -266,7 +266,7 @@ def _gru_layer_case(rng):
     return _single_state_layer_case(GRU, rng)
 
 
-def _layer_stack_case(rng, B=3, T=4, D=3, H=(4, 3, 2)):
+def _stacked_case(rng, B=3, T=4, D=3, H=(4, 3, 2)):
     """``Stack`` of an LSTM, a GRU and an RNN, with dropout (fixed masks) between them,
     a sequence mask, initial states and gradients arriving at every final state."""
     from .sequence.stack import Stack
@@ -347,7 +347,7 @@ CASES = {
     "stack": _stack_case,
     "rnn_layer": _rnn_layer_case,
     "gru_layer": _gru_layer_case,
-    "layer_stack": _layer_stack_case,
+    "stacked": _stacked_case,
     "softmax_ce": _softmax_ce_case,
     "char_lm": _char_lm_case,
 }

@@ -303,3 +303,12 @@ def test_textgen_bad_options_one_line_error_exit_2(tmp_path, capsys, argv, messa
     assert main(["textgen", "--quick", "--no-progress", *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+def test_cosine_learning_rate_schedule():
+    from lstm_np.charlm import cosine_lr
+
+    assert cosine_lr(1, 100, 1e-2, 1e-4) == 1e-2
+    assert cosine_lr(51, 100, 1e-2, 1e-4) == pytest.approx((1e-2 + 1e-4) / 2, rel=1e-12)
+    lrs = [cosine_lr(t, 100, 1e-2, 1e-4) for t in range(1, 101)]
+    assert all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] > 1e-4

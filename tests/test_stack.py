@@ -69,7 +69,7 @@ def test_backward_equals_layers_backward_in_reverse(rng):
 
 
 def test_gradcheck_passes_with_dropout_masks_states_and_padding():
-    errors = check_gradients(*CASES["layer_stack"](np.random.default_rng(0)))
+    errors = check_gradients(*CASES["stacked"](np.random.default_rng(0)))
     assert len(errors) == 15
     assert max(errors.values()) <= TOLERANCE, errors
 
@@ -234,7 +234,8 @@ def test_custom_layer_with_the_interface_can_be_stacked(rng):
     out, state, cache = stack.forward(x)
     np.testing.assert_array_equal(out, stack.layers[1].forward(2 * x)[0])
     dx, _ = stack.backward(np.ones_like(out), cache)
-    np.testing.assert_array_equal(dx, 2 * stack.layers[1].backward(np.ones_like(out), stack.layers[1].forward(2 * x)[2])[0])
+    lstm = stack.layers[1]
+    np.testing.assert_array_equal(dx, 2 * lstm.backward(np.ones_like(out), lstm.forward(2 * x)[2])[0])
 
 
 # ------------------------------------------------------------------ PyTorch exchange
