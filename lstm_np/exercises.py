@@ -106,7 +106,8 @@ class CheckResult:
     parts : dict of str to str
         Each checked part (``"h"``, ``"dz_o"``, ``"dh_prev"``, ...) and its verdict:
         ``"right"``, ``"wrong"``, ``"follows"`` (wrong only because an input to
-        it is wrong) or ``"unread"`` (never returned in a readable form).
+        it is wrong) or ``"unread"`` (of the wrong shape or dtype, or not finite,
+        on some inputs).
     """
 
     exercise: str
@@ -598,7 +599,8 @@ _LSTM_BACKWARD_MISTAKES = {
     "dc_no_next": "dc is missing dc_next, the gradient from the next step's cell: "
     "dc = dc_next + dh * o * (1 - tanh(c)^2)",
     "dc_no_h": "dc is missing the path through h: dc = dc_next + dh * o * (1 - tanh(c)^2)",
-    "dc_no_tanh_deriv": "dc: the path through h is missing tanh' = 1 - tanh(c)^2: dc = dc_next + dh * o * (1 - tanh(c)^2)",
+    "dc_no_tanh_deriv": "dc: the path through h is missing tanh' = 1 - tanh(c)^2: "
+    "dc = dc_next + dh * o * (1 - tanh(c)^2)",
     "dc_no_o": "dc: the path through h is missing the factor o: dc = dc_next + dh * o * (1 - tanh(c)^2)",
     "do_no_tanh": "tanh(c) is missing from dz_o: h = o * tanh(c) gives do = dh * tanh(c), then dz_o = do * o * (1 - o)",
     "do_c": "dz_o used c where tanh(c) belongs: h = o * tanh(c) gives do = dh * tanh(c)",
@@ -606,14 +608,16 @@ _LSTM_BACKWARD_MISTAKES = {
     "df_c": "dz_f used this step's c where c_prev belongs (one step off): df = dc * c_prev",
     "dc_prev_no_f": "dc_prev is missing the forget-gate path: c = f * c_prev + i * g, so dc_prev = dc * f "
     "(it came out as dc, without the factor f)",
-    "dc_prev_zero": "dc_prev is zero: the forget-gate path carries the gradient back to the previous cell, dc_prev = dc * f",
+    "dc_prev_zero": "dc_prev is zero: the forget-gate path carries the gradient back to the previous cell, "
+    "dc_prev = dc * f",
     "dc_prev_next": "dc_prev used dc_next alone; the whole dc = dc_next + dh * o * (1 - tanh(c)^2) flows back "
     "through the forget gate: dc_prev = dc * f",
     "i_tanh_deriv": "dz_i used the tanh derivative 1 - i^2; i = sigma(z_i) needs i * (1 - i)",
     "f_tanh_deriv": "dz_f used the tanh derivative 1 - f^2; f = sigma(z_f) needs f * (1 - f)",
     "o_tanh_deriv": "dz_o used the tanh derivative 1 - o^2; o = sigma(z_o) needs o * (1 - o)",
     "g_sigmoid_deriv": "dz_g: the sigmoid derivative g * (1 - g) was applied to g; g = tanh(z_g) needs 1 - g^2",
-    "sig_deriv_of_output": "the sigmoid derivative was taken of the stored gate as if it were z: sigma(i) * (1 - sigma(i)); "
+    "sig_deriv_of_output": "the sigmoid derivative was taken of the stored gate as if it were z: "
+    "sigma(i) * (1 - sigma(i)); "
     "with the stored i = sigma(z_i) it is i * (1 - i) (the same for f and o)",
     "g_deriv_of_output": "dz_g: 1 - tanh(g)^2 applies tanh to g a second time; with the stored g = tanh(z_g) "
     "the derivative is 1 - g^2",
@@ -638,22 +642,26 @@ _GRU_FORWARD_MISTAKES = {
     "z_tanh": "z went through tanh; the gates are sigmoids: z = sigma(a_z + u_z)",
     "sigmoid_sign": "the gates equal sigma(-(a + u)): sigma(v) = 1 / (1 + exp(-v)), a minus sign was lost",
     "n_sigmoid": "n went through sigma; the candidate is n = tanh(a_n + r * u_n)",
-    "n_reset_before": "n: the reset gate was applied to h_prev before the product, tanh(a_n + (r * h_prev) Wh_n + bh_n) "
+    "n_reset_before": "n: the reset gate was applied to h_prev before the product, "
+    "tanh(a_n + (r * h_prev) Wh_n + bh_n) "
     "(Cho et al.'s form); here, as in PyTorch, r multiplies the whole recurrent term: "
     "n = tanh(a_n + r * (h_prev Wh_n + bh_n))",
     "n_reset_no_bias": "n: r must multiply bh_n too: n = tanh(a_n + r * u_n) with u_n = h_prev Wh_n + bh_n",
     "n_no_reset": "n is missing the reset gate: n = tanh(a_n + r * u_n)",
     "no_bx": "the input bias bx is missing: a = x Wx + bx",
     "no_bh": "the recurrent bias bh is missing: u = h_prev Wh + bh",
-    "h_z_swapped": "h: z and 1 - z are swapped; here (as in PyTorch) h = (1 - z) * n + z * h_prev, so z near 1 keeps the old state",
+    "h_z_swapped": "h: z and 1 - z are swapped; here (as in PyTorch) h = (1 - z) * n + z * h_prev, "
+    "so z near 1 keeps the old state",
     "h_no_skip": "h is missing z * h_prev: h = (1 - z) * n + z * h_prev",
 }
 
 _GRU_BACKWARD_MISTAKES = {
-    "dz_sign": "da_z: the sign of dz is flipped: h = (1 - z) * n + z * h_prev gives dz = dh * (h_prev - n), not dh * (n - h_prev)",
+    "dz_sign": "da_z: the sign of dz is flipped: h = (1 - z) * n + z * h_prev gives dz = dh * (h_prev - n), "
+    "not dh * (n - h_prev)",
     "dn_z": "dn used z where 1 - z belongs: h = (1 - z) * n + z * h_prev gives dn = dh * (1 - z)",
     "dn_sigmoid_deriv": "da_n: the sigmoid derivative n * (1 - n) was applied to n; n = tanh(...) needs 1 - n^2",
-    "dn_deriv_of_output": "da_n: 1 - tanh(n)^2 applies tanh to n a second time; with the stored n the derivative is 1 - n^2",
+    "dn_deriv_of_output": "da_n: 1 - tanh(n)^2 applies tanh to n a second time; "
+    "with the stored n the derivative is 1 - n^2",
     "dr_no_bias": "da_r: dr used h_prev Wh_n without bh_n; n = tanh(a_n + r * u_n) with u_n = h_prev Wh_n + bh_n "
     "gives dr = da_n * u_n",
     "du_n_no_r": "du_n is missing the factor r: n = tanh(a_n + r * u_n) gives du_n = da_n * r",
@@ -926,15 +934,15 @@ def _judge(ex, fn, name):
             f"{p.label}{'' if p.label.startswith('random') else f' {p.shape}'}: {exc}"
             + (f"\n    {where}" if where else "")
         )
-        ran = [r[0] for r in runs if r[1] is not None]
-        if ran and all(q.D == q.H for q in ran if not q.label.startswith("the small")):
+        ran = [q for q, parts, _ in runs if parts is not None and q is not probes[0]]
+        if ran and all(q.D == q.H for q in ran):
             lines.append("    It ran only where D == H: is Wx used where Wh belongs, or the reverse?")
     if structure:
         p, msg = structure[0]
         lines.append(f"Your function {msg} (on {p.label}).")
     if not readable:
-        status = "error"
-        return CheckResult(ex.key, False, status, [f"{head}\n  NOT YET: nothing could be checked."] + ["  " + s for s in lines])
+        messages = [head, "  NOT YET: nothing could be checked."] + ["  " + s for s in lines]
+        return CheckResult(ex.key, False, "error", messages)
     if mutated:
         lines.append(
             f"Your function changed its input {', '.join(mutated)} in place (e.g. `+=` on an argument): "
@@ -956,7 +964,7 @@ def _judge(ex, fn, name):
             verdict[part] = "unread" if part in problem_msgs else None
             continue
         bad = [(p, parts) for p, parts in seen if not _same(parts[part], refs[id(p)][part])]
-        verdict[part] = "wrong" if bad else "right"
+        verdict[part] = "wrong" if bad else "unread" if part in problem_msgs else "right"
         if bad:
             wrong_where[part] = bad
     if "cache" in ex.parts:
@@ -978,7 +986,8 @@ def _judge(ex, fn, name):
                 explain[part] = ("follows", _display_upstream(wrong_ups))
                 continue
         usable = with_ups if wrong_ups else [(p, parts) for p, parts in readable if part in parts]
-        mistakes = _search(ex, part, usable, ups, found)
+        right = [q for q, v in verdict.items() if v == "right" and q != "cache"]
+        mistakes = _search(ex, part, usable, ups, found, right)
         if mistakes:
             found += [m for m in mistakes if m not in found]
             explain[part] = ("mistake", tuple(mistakes))
@@ -989,16 +998,17 @@ def _judge(ex, fn, name):
             explain[part] = ("unknown", None)
 
     # Words.
-    n_bad = sum(v in ("wrong", "unread") for v in verdict.values()) + bool(mutated)
+    n_bad = sum(v in ("wrong", "unread") for v in verdict.values())
     n_follow = sum(v == "follows" for v in verdict.values())
-    ok = not lines and all(v == "right" for v in verdict.values()) and len(readable) == len(probes)
+    ok = not lines and not problem_msgs and all(v == "right" for v in verdict.values()) and len(readable) == len(probes)
     if ok:
         summary = _pass_summary(ex, readable, refs)
         return CheckResult(ex.key, True, "passed", [f"{head}\n  PASSED: {summary}"], verdict)
 
     out = [head]
     if n_bad or n_follow:
-        out.append(f"  NOT YET: {n_bad + n_follow} of {len(verdict)} parts wrong" + (f" ({n_follow} only because of another part)" if n_follow else "") + ".")
+        because = f" ({n_follow} only because of another part)" if n_follow else ""
+        out.append(f"  NOT YET: {n_bad + n_follow} of {len(verdict)} parts wrong{because}.")
     else:
         out.append("  NOT YET.")
     out += ["  " + s for s in lines]
@@ -1046,7 +1056,7 @@ def _judge(ex, fn, name):
         if bad:
             out.append(f'  On the small fixed input (lstm_np.exercises.fixed_inputs("{ex.key}")):')
             out += [f"    {k}: expected {_fmt(refs[id(p)][k])}, got {_fmt(parts[k])}" for k in bad[:4]]
-    numerical = _numerical_line(ex, readable, ok=False)
+    numerical = _numerical_line(ex, readable)
     if numerical:
         out.append("  " + numerical)
     return CheckResult(ex.key, False, "wrong", out, verdict)
@@ -1056,7 +1066,7 @@ def _yours(parts, ups):
     return {u: parts[u] for u in ups if u in parts}
 
 
-def _search(ex, part, usable, ups, found):
+def _search(ex, part, usable, ups, found, right):
     """The known mistake, or pair of mistakes, that reproduces ``part`` on every usable input."""
     if not usable:
         return None
@@ -1085,18 +1095,32 @@ def _search(ex, part, usable, ups, found):
             for p, parts in usable
         )
 
+    def spoils(m):  # how many parts that you have right this mistake would have made wrong
+        changed = 0
+        for q in right:
+            for p, parts in usable:
+                try:
+                    with np.errstate(all="ignore"):
+                        a, b = ex.model(p, frozenset([m]), {})[q], ex.model(p, frozenset(), {})[q]
+                except ValueError:
+                    continue
+                if not _same(a, b):
+                    changed += 1
+                    break
+        return changed
+
     order = [m for m in found if m in ex.mistakes] + [m for m in ex.mistakes if m not in found]
     relevant = [m for m in order if affects(m)]
-    for m in relevant:
-        if matches(frozenset([m])):
-            return [m]
+    singles = [m for m in relevant if matches(frozenset([m]))]
+    if singles:  # the one that explains this part and leaves your right parts right
+        return [min(singles, key=spoils)]
     for m1, m2 in itertools.combinations(relevant, 2):
         if matches(frozenset([m1, m2])):
             return [m1, m2]
     return None
 
 
-def _numerical_line(ex, readable, ok):
+def _numerical_line(ex, readable):
     if ex.loss is None:
         return ""
     for p, parts in readable:
@@ -1109,12 +1133,13 @@ def _numerical_line(ex, readable, ok):
             if not errs:
                 return ""
             bad = {k: e for k, e in errs.items() if e > 1e-7}
+            where = f"Against central differences ({p.label}):"
             if bad:
-                return (f"Against central differences ({p.label}): "
-                        + ", ".join(f"{k} {e:.2g}" for k, e in bad.items())
-                        + " differ (relative error); " + (", ".join(k for k in errs if k not in bad) or "none") + " agree.")  # fmt: skip
+                differ = ", ".join(f"{k} {e:.2g}" for k, e in bad.items())
+                agree = ", ".join(k for k in errs if k not in bad) or "none"
+                return f"{where} {differ} differ (relative error); {agree} agree."
             worst = max(errs, key=errs.get)
-            return f"Against central differences ({p.label}): all agree, largest relative error {errs[worst]:.1g} ({worst})."
+            return f"{where} all agree, largest relative error {errs[worst]:.1g} ({worst})."
     return ""
 
 
@@ -1125,7 +1150,7 @@ def _pass_summary(ex, readable, refs):
     parts = ", ".join(k for k in ex.parts)
     text = (f"{parts} equal the reference on {len(readable)} inputs (the small fixed one and random float64 ones, "
             f"B = 1 to 4; largest relative error {worst:.1g}).")  # fmt: skip
-    numerical = _numerical_line(ex, readable, ok=True)
+    numerical = _numerical_line(ex, readable)
     return text + (" " + numerical if numerical else "")
 
 
@@ -1250,7 +1275,9 @@ def make_stubs(nb):
         lines = _source(cell).split("\n")
         marks = [j for j, line in enumerate(lines) if line.strip() == SOLUTION_MARKER]
         if len(marks) != 1:
-            raise ValueError(f"cell {k} is tagged {SOLUTION_TAG!r} but has {len(marks)} {SOLUTION_MARKER!r} lines; expected 1")
+            raise ValueError(
+                f"cell {k} is tagged {SOLUTION_TAG!r} but has {len(marks)} {SOLUTION_MARKER!r} lines; expected 1"
+            )
         j = marks[0]
         indent = lines[j][: len(lines[j]) - len(lines[j].lstrip())]
         cell["source"] = "\n".join(lines[:j] + [indent + s for s in STUB_LINES])

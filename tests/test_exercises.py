@@ -173,7 +173,12 @@ def _empty(*args):
 
 @pytest.mark.parametrize(
     "check",
-    [exercises.check_lstm_forward, exercises.check_lstm_backward, exercises.check_gru_forward, exercises.check_gru_backward],
+    [
+        exercises.check_lstm_forward,
+        exercises.check_lstm_backward,
+        exercises.check_gru_forward,
+        exercises.check_gru_backward,
+    ],
 )
 @pytest.mark.parametrize("stub", [_stub, _empty])
 def test_a_stub_is_not_implemented_yet_and_raises_nothing(check, stub, capsys):
@@ -183,7 +188,10 @@ def test_a_stub_is_not_implemented_yet_and_raises_nothing(check, stub, capsys):
 
 
 def test_a_wrong_return_structure_names_what_was_expected():
-    result = exercises.check_lstm_backward(lambda dh, dc_next, cache: lstm_cell.step_backward(dh, dc_next, cache)[:3], verbose=False)
+    def three(dh, dc_next, cache):
+        return lstm_cell.step_backward(dh, dc_next, cache)[:3]
+
+    result = exercises.check_lstm_backward(three, verbose=False)
     assert result.status == "error"
     assert "returned a tuple of 3; expected 4: dx, dh_prev, dc_prev, grads" in str(result)
 
@@ -197,6 +205,16 @@ def test_a_wrong_shape_names_the_output_and_the_expected_shape():
     assert not result.ok
     assert "dh_prev has shape (1, 4); expected (B, H) = (1, 1)" in line_about(result, "dh_prev has")
     assert result.parts["dh_prev"] == "unread" and result.parts["dx"] == "right"
+
+
+def test_a_wrong_shape_on_some_inputs_only_does_not_pass():
+    def squeezed_for_one_row(*args):
+        h, c, cache = lstm_cell.step_forward(*args)
+        return (h[0] if h.shape[0] == 1 else h), c, cache  # (H,) when B = 1
+
+    result = exercises.check_lstm_forward(squeezed_for_one_row, verbose=False)
+    assert not result.ok and result.parts["h"] == "unread"
+    assert "h has shape (1,); expected (B, H) = (1, 1)" in str(result)
 
 
 def test_float32_output_is_named():
@@ -442,3 +460,48 @@ def test_stub_notebook_runs_to_not_implemented_yet(monkeypatch):
     for name in ("check_lstm_forward", "check_lstm_backward", "check_gru_forward", "check_gru_backward"):
         assert f"{name}: not implemented yet" in text
     assert "PASSED" not in text
+
+
+# --------------------------------------------------------------------------- every known mistake, alone, is named
+
+
+def _learner_making(key, mistake):
+    """A step that makes exactly one of the checker's known mistakes (built from its own model of them)."""
+    ex = exercises._EXERCISES[key]
+
+    def probe(args):  # the model reads the forward inputs only for the GRU's bh (dr_no_bias)
+        if key == "gru_backward":
+            x, h_prev, Wx, Wh, r, z, n, u_n = args[1]
+            H = h_prev.shape[1]
+            bh = np.concatenate([np.zeros(2 * H), (u_n - (h_prev @ Wh)[:, 2 * H :])[0]])
+            return exercises._Probe("", 0, 0, 0, args, (None,) * 5 + (bh,))
+        return exercises._Probe("", 0, 0, 0, args, args)
+
+    def fn(*args):
+        p = ex.model(probe(args), frozenset([mistake]), {})
+        if key == "lstm_forward":
+            x, h_prev, c_prev, Wx, Wh, b = args
+            return p["h"], p["c"], (x, h_prev, c_prev, Wx, Wh, p["i"], p["f"], p["o"], p["g"], p["c"])
+        if key == "gru_forward":
+            x, h_prev, Wx, Wh, bx, bh = args
+            return p["h"], (x, h_prev, Wx, Wh, p["r"], p["z"], p["n"], p["u_n"])
+        if key == "lstm_backward":
+            return p["dx"], p["dh_prev"], p["dc_prev"], {"Wx": p["dWx"], "Wh": p["dWh"], "b": p["db"]}
+        return p["dx"], p["dh_prev"], {"Wx": p["dWx"], "Wh": p["dWh"], "bx": p["dbx"], "bh": p["dbh"]}
+
+    return fn
+
+
+ALL_MISTAKES = [(key, m) for key, ex in exercises._EXERCISES.items() for m in ex.mistakes]
+
+
+@pytest.mark.parametrize("key, mistake", ALL_MISTAKES, ids=[f"{k}-{m}" for k, m in ALL_MISTAKES])
+def test_every_known_mistake_alone_is_named_and_not_confused_with_another(key, mistake):
+    ex = exercises._EXERCISES[key]
+    result = exercises._check(key, _learner_making(key, mistake), verbose=False)
+    assert not result.ok
+    words = ex.mistakes[mistake]
+    first, _, rest = words.partition(": ")
+    assert (rest if first in ex.parts else words) in str(result), str(result)
+    others = [w for m, w in ex.mistakes.items() if m != mistake and w not in words]
+    assert not [w for w in others if w in str(result)], str(result)
