@@ -747,7 +747,8 @@ class _Exercise:
     read: object
     mistakes: dict
     hints: dict
-    loss: object = None  # backward: (probe args) -> (loss_fn, {part: array to differentiate})
+    loss: object = None  # backward: (probe) -> (loss_fn, {part: array to differentiate})
+    cache: tuple = ()  # forward: the names of the cache entries, in order
 
 
 def _lstm_numerical(p):
@@ -786,6 +787,7 @@ _EXERCISES = {
         _read_lstm_forward,
         _LSTM_FORWARD_MISTAKES,
         _LSTM_FORWARD_HINTS,
+        cache=("x", "h_prev", "c_prev", "Wx", "Wh", "i", "f", "o", "g", "c"),
     ),
     "lstm_backward": _Exercise(
         "lstm_backward",
@@ -811,6 +813,7 @@ _EXERCISES = {
         _read_gru_forward,
         _GRU_FORWARD_MISTAKES,
         _GRU_FORWARD_HINTS,
+        cache=("x", "h_prev", "Wx", "Wh", "r", "z", "n", "u_n"),
     ),
     "gru_backward": _Exercise(
         "gru_backward",
@@ -987,8 +990,13 @@ def _judge(ex, fn, name):
                 continue
         usable = with_ups if wrong_ups else [(p, parts) for p, parts in readable if part in parts]
         right = [q for q, v in verdict.items() if v == "right" and q != "cache"]
-        mistakes = _search(ex, part, usable, ups, found, right)
-        if mistakes:
+        mistakes = _search(ex, part, usable, ups, found, right, pairs=False)
+        stored = None if mistakes else _stored_as(ex, part, usable, refs)
+        if stored is None and not mistakes:
+            mistakes = _search(ex, part, usable, ups, found, right, pairs=True)
+        if stored is not None:
+            explain[part] = ("stored", stored)
+        elif mistakes:
             found += [m for m in mistakes if m not in found]
             explain[part] = ("mistake", tuple(mistakes))
         elif wrong_ups:
@@ -1034,6 +1042,11 @@ def _judge(ex, fn, name):
         elif kind == "follows":
             each = "each is" if len(names) > 1 else "it is"
             out.append(f"  {label}: wrong only because {detail} is wrong ({each} right for your {detail}).")
+        elif kind == "stored":
+            out.append(
+                f"  {label}: wrong: the cache holds {detail} in the place of {label}; "
+                f"the cache is ({', '.join(ex.cache)}), in this order."
+            )
         elif kind == "follows?":
             out.append(f"  {label}: wrong, and {detail} is wrong: fix {detail} first.")
         else:
@@ -1062,12 +1075,24 @@ def _judge(ex, fn, name):
     return CheckResult(ex.key, False, "wrong", out, verdict)
 
 
+def _stored_as(ex, part, usable, refs):
+    """The cache entry whose reference values ``part`` holds (entries stored in the wrong order), or None."""
+    if part not in ex.cache or not usable:
+        return None
+    for other in ex.cache[5 if len(ex.cache) == 10 else 4 :]:
+        if other != part and all(
+            other in refs[id(p)] and _same(parts[part], refs[id(p)][other]) for p, parts in usable
+        ):
+            return other
+    return None
+
+
 def _yours(parts, ups):
     return {u: parts[u] for u in ups if u in parts}
 
 
-def _search(ex, part, usable, ups, found, right):
-    """The known mistake, or pair of mistakes, that reproduces ``part`` on every usable input."""
+def _search(ex, part, usable, ups, found, right, pairs):
+    """The known mistake (or, with ``pairs``, pair of mistakes) that reproduces ``part`` on every usable input."""
     if not usable:
         return None
     cache = {}
@@ -1111,9 +1136,10 @@ def _search(ex, part, usable, ups, found, right):
 
     order = [m for m in found if m in ex.mistakes] + [m for m in ex.mistakes if m not in found]
     relevant = [m for m in order if affects(m)]
-    singles = [m for m in relevant if matches(frozenset([m]))]
-    if singles:  # the one that explains this part and leaves your right parts right
-        return [min(singles, key=spoils)]
+    if not pairs:
+        singles = [m for m in relevant if matches(frozenset([m]))]
+        # the one that explains this part and leaves your right parts right
+        return [min(singles, key=spoils)] if singles else None
     for m1, m2 in itertools.combinations(relevant, 2):
         if matches(frozenset([m1, m2])):
             return [m1, m2]

@@ -365,6 +365,17 @@ def test_lstm_forward_h_follows_from_a_wrong_c():
     assert {"i", "f", "o", "g", "cache"} <= right_parts(result)
 
 
+def test_gates_stored_in_the_wrong_cache_order_are_named():
+    def swapped(*args):
+        h, c, (x, h_prev, c_prev, Wx, Wh, i, f, o, g, c) = lstm_cell.step_forward(*args)
+        return h, c, (x, h_prev, c_prev, Wx, Wh, i, f, g, o, c)
+
+    result = exercises.check_lstm_forward(swapped, verbose=False)
+    assert "the cache holds g in the place of o" in line_about(result, "o: wrong")
+    assert "the cache holds o in the place of g" in line_about(result, "g: wrong")
+    assert {"i", "f", "c", "h"} <= right_parts(result)
+
+
 @pytest.mark.parametrize(
     "mistake, part, words",
     [
