@@ -32,7 +32,7 @@ The article's two mistakes
      are read);
    * the bound. h = o * tanh(c) lies in (-1, 1) whatever c is; here h is a
      running sum of g's and can grow up to the number of steps, which
-     saturates the gates it feeds.
+     can push the gates it feeds into saturation.
 
    The additive path itself survives: dh_prev receives dh * f, as dc_prev
    does in the LSTM, so the gradient does not vanish the way a plain RNN's
