@@ -32,7 +32,7 @@ The article's two mistakes
      are read);
    * the bound. h = o * tanh(c) lies in (-1, 1) whatever c is; here h is a
      running sum of g's and can grow up to the number of steps, which
-     saturates the gates it feeds.
+     can push the gates it feeds into saturation.
 
    The additive path itself survives: dh_prev receives dh * f, as dc_prev
    does in the LSTM, so the gradient does not vanish the way a plain RNN's
@@ -40,7 +40,7 @@ The article's two mistakes
    gradient flows along it.
 
 2. **A 2-D array fed to an LSTM.** The article gives Keras's LSTM its data as
-   (samples, features). A recurrent layer reads a *sequence* per sample:
+   (samples, features): one-hot rows, one per rating. A recurrent layer reads a *sequence* per sample:
    Keras expects (batch, timesteps, features), 3-D, as ``lstm_np.LSTM``
    expects (B, T, D). Written as 2-D there is no time axis: either Keras
    refuses it, or (reshaped to (samples, 1, features)) every sequence is one
