@@ -308,13 +308,17 @@ def gradcheck_report(seed=0, tol=TOLERANCE):
 
 
 def format_report(rows, tol=TOLERANCE):
-    """The rows of ``gradcheck_report`` as a plain-text table."""
-    lines = [f"{'component':<10} {'array':<16} {'shape':<12} {'rel. error':>10}  ", "-" * 56]
-    for r in rows:
-        shape = "x".join(map(str, r["shape"])) or "()"
-        lines.append(f"{r['component']:<10} {r['name']:<16} {shape:<12} {r['error']:>10.2e}  {'ok' if r['ok'] else 'FAIL'}")
+    """The rows of ``gradcheck_report`` as a plain-text table (columns as wide as their longest entry)."""
+    wc = max([len("component"), *(len(r["component"]) for r in rows)])
+    wa = max([len("array"), *(len(r["name"]) for r in rows)])
+    shapes = ["x".join(map(str, r["shape"])) or "()" for r in rows]
+    ws = max([len("shape"), *map(len, shapes)])
+    rule = "-" * (wc + wa + ws + 20)
+    lines = [f"{'component':<{wc}} {'array':<{wa}} {'shape':<{ws}} {'rel. error':>10}", rule]
+    for r, shape in zip(rows, shapes):
+        lines.append(f"{r['component']:<{wc}} {r['name']:<{wa}} {shape:<{ws}} {r['error']:>10.2e}  {'ok' if r['ok'] else 'FAIL'}")
     n_bad = sum(not r["ok"] for r in rows)
-    lines.append("-" * 56)
+    lines.append(rule)
     lines.append(
         f"{len(rows)} arrays checked, tolerance {tol:.0e}: "
         + ("all passed" if n_bad == 0 else f"{n_bad} FAILED")
