@@ -84,7 +84,8 @@ class _Optimizer:
         """
         grads = self._check_grads(grads)
         t = self.t + 1
-        new = {k: self._update(k, p, grads[k], t) for k, p in self.params.items()}  # nothing written yet
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below, with a clear message
+            new = {k: self._update(k, p, grads[k], t) for k, p in self.params.items()}  # nothing written yet
         for k, values in new.items():
             for name, a in values.items():
                 if not np.isfinite(a).all():
