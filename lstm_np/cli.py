@@ -158,6 +158,9 @@ def _check_common(parser, args):
     tol = getattr(args, "tol", None)
     if tol is not None and not (math.isfinite(tol) and tol > 0):
         parser.error(f"--tol must be a finite number > 0; got {tol}")
+    for name, value in vars(args).items():  # no option takes NaN or inf
+        if isinstance(value, float) and not math.isfinite(value):
+            parser.error(f"--{name.replace('_', '-')} must be a finite number; got {value}")
 
 
 # Errors that mean bad input or a failing environment, not a bug: one line on stderr, exit status 2.

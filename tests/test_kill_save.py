@@ -24,7 +24,7 @@ import pytest
 
 from lstm_np import io
 
-KILLS = int(os.environ.get("LSTM_NP_KILLS", "12"))
+KILLS = int(os.environ.get("LSTM_NP_KILLS", "6"))
 N = 400_000  # float64 entries per array: a 6 MB model, so a save takes a while
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
@@ -45,9 +45,11 @@ while True:
 """
 
 CHILD_RUN = f"""
-import json, sys, numpy as np
+import json, os, sys, numpy as np
 from lstm_np import io
 out = sys.argv[1]
+if os.environ.get("NO_EXCHANGE"):
+    io._exchange = None  # the fallback of systems without renameat2: two renames, finished by the next call
 k = 0
 while True:
     v = 1 + k % 2
@@ -60,9 +62,9 @@ while True:
 """
 
 
-def _kill_at_random(code, target, rng):
+def _kill_at_random(code, target, rng, **env):
     child = subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE,
-                             env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+                             env={**os.environ, "OPENBLAS_NUM_THREADS": "1", **env})
     try:
         assert child.stdout.readline().strip() == b"ready"
         time.sleep(rng.uniform(0.0, 0.25))
@@ -95,11 +97,14 @@ def test_killed_model_saves_leave_the_old_or_the_new_model(tmp_path):
     assert seen  # and typically both versions were seen
 
 
-def test_killed_run_folder_writes_leave_the_old_or_the_new_run(tmp_path):
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two-renames"])
+def test_killed_run_folder_writes_leave_the_old_or_the_new_run(tmp_path, exchange, monkeypatch):
+    if not exchange:
+        monkeypatch.setattr(io, "_exchange", None)
     rng = np.random.default_rng(1)
     out = tmp_path / "run"
-    for _ in range(max(3, KILLS // 2)):
-        _kill_at_random(CHILD_RUN, out, rng)
+    for _ in range(max(3, KILLS // 2 if exchange else KILLS // 4)):
+        _kill_at_random(CHILD_RUN, out, rng, **({} if exchange else {"NO_EXCHANGE": "1"}))
         v = _check_model(out / "model")
         assert json.loads((out / "metrics.json").read_text())["version"] == v  # one run, not a mix
         with io.run_folder(out) as stage:  # the next write cleans up
@@ -107,3 +112,29 @@ def test_killed_run_folder_writes_leave_the_old_or_the_new_run(tmp_path):
             (stage / "metrics.json").write_text(json.dumps({"version": v}))
         assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
         assert sorted(p.name for p in out.iterdir()) == [".lstm_np_run", "metrics.json", "model.json", "model.npz"]
+
+
+def _dead_pid():
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+@pytest.mark.parametrize("stage_complete", [True, False])
+def test_a_kill_between_the_two_fallback_renames_is_finished_by_the_next_call(tmp_path, stage_complete):
+    out = tmp_path / "run"
+    for v in (1, 2):
+        with io.run_folder(out) as stage:
+            io.save(stage / "model", {"W": np.full(3, float(v))}, {"version": v})
+    pid = _dead_pid()
+    # The state two renames leave when killed between them: no `run`, the old run
+    # moved aside, the new one complete (or, if killed earlier, incomplete) in its stage.
+    stage = tmp_path / f".run.stage.{pid}.0123abcd"
+    os.rename(out, tmp_path / f".run.old.{pid}.89abcdef")
+    stage.mkdir()
+    io.save(stage / "model", {"W": np.full(3, 3.0)}, {"version": 3})
+    if stage_complete:
+        (stage / ".lstm_np_run").write_text("")
+    arrays, meta = io.load(out / "model")
+    assert meta["version"] == (3 if stage_complete else 2) and np.all(arrays["W"] == meta["version"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]

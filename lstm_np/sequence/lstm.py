@@ -43,7 +43,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import as_float_array, as_sequence, as_state, check_cache, check_finite
+from .._checks import as_float_array, as_scalar, as_sequence, as_state, check_cache, check_finite
 from ..cells.lstm import GATES
 from ._base import RecurrentLayer, orthogonal, read_keras_weights, read_torch_state
 from .fused import activation_scales, gate_partials, gates_backward, gates_forward
@@ -343,6 +343,7 @@ class LSTM(RecurrentLayer):
     """
 
     def __init__(self, input_size, hidden_size, *, rng=None, dtype=np.float64, forget_bias=1.0):
+        forget_bias = as_scalar("forget_bias", forget_bias)
         self._setup(input_size, hidden_size, rng, dtype, init_lstm_params, forget_bias=forget_bias)
 
     # ------------------------------------------------------------------ forward/backward
