@@ -476,10 +476,15 @@ class _Rule:
 
 
 class Int(_Rule):
-    """An integer (not a bool) in [min, max]; ``dim=(array, axis)``: must equal that array's size on that axis."""
+    """An integer (not a bool) in [min, max].
+
+    ``dim=(array, axis)`` (or a list of such pairs): the value must equal that
+    array's size on that axis, and the array must exist.
+    """
 
     def __init__(self, min=None, max=None, *, dim=None, optional=False):
-        self.min, self.max, self.dim, self.optional = min, max, dim, optional
+        self.min, self.max, self.optional = min, max, optional
+        self.dim = None if dim is None else ([dim] if isinstance(dim[0], str) else list(dim))
 
     def describe(self):
         lo = "" if self.min is None else f" >= {self.min}"
@@ -583,8 +588,7 @@ def check_meta(meta, schema, *, arrays=None, where="meta"):
                 continue
             if not rule.check(value):
                 raise ModelFileError(f"{where}: field {field} is {value!r}; expected {rule.describe()}")
-            if rule.dim is not None and arrays is not None:
-                name, axis = rule.dim
+            for name, axis in (rule.dim or []) if arrays is not None else []:
                 if name not in arrays:
                     raise ModelFileError(f"{where}: array {name!r} (whose size {field} gives) is missing")
                 shape = arrays[name][0]

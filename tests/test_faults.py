@@ -653,3 +653,49 @@ def test_control_a_mixed_pair_without_a_self_describing_npz_is_refused(tmp_path)
     (tmp_path / "model.npz").write_bytes(data)
     (tmp_path / "model.json").write_bytes(old_json)
     refused(lambda: io.load(tmp_path / "model"), io.ModelFileError, "checksum")
+
+
+# --------------------------------------------------------------------------- the recommender's model files
+
+# The schema the recommender pipeline is meant to pass to ``io.load`` (see the report to the lead).
+RECOMMENDER_SCHEMA = {
+    "kind": io.Str(["lstm_np.recommender.RatingModel"]),
+    "model": {
+        "num_items": io.Int(2, 10**7, dim=[("item_embed.W", 0), ("item_bias.W", 0), ("vocab.item_ids", 0)]),
+        "num_users": io.Int(1, 10**7, dim=[("user_bias.W", 0), ("vocab.user_ids", 0)]),
+        "mean": io.Float(-1e6, 1e6),
+        "embed_dim": io.Int(1, 4096, dim=("item_embed.W", 1)),
+        "hidden_size": io.Int(1, 4096, dim=("head.W", 0)),
+        "dtype": io.Str(["float32", "float64"]),
+        "cell": io.Str(["lstm", "gru", "rnn"], optional=True),
+    },
+    "train": io.Any(dict_only=True),
+    "data": {"name": io.Str(["movielens", "synthetic"]), "seed": io.Int(0, 2**63 - 1, optional=True),
+             "sha256": io.Str()},
+}
+
+
+@pytest.mark.parametrize("change, culprit", [
+    (lambda j: j["meta"]["data"].update(seed="abc"), "seed"),
+    (lambda j: j["meta"]["model"].update(mean=float("nan")), "mean"),
+    (lambda j: j["meta"]["model"].update(num_items=10**9), "num_items"),
+    (lambda j: j["meta"]["model"].update(num_users=10**6), "num_users"),
+    (lambda j: j["meta"]["model"].update(hidden_size=7), "hidden_size"),
+    (lambda j: j["meta"]["model"].pop("embed_dim"), "embed_dim"),
+    (lambda j: j["meta"]["model"].update(dtype="int32"), "dtype"),
+    (lambda j: j["meta"].pop("train"), "train"),
+])
+def test_the_issues_edited_model_json_cases_are_refused_by_the_schema(tmp_path, change, culprit):
+    from lstm_np.data import make_synthetic
+    from lstm_np.recommender.model import RatingModel
+    from lstm_np.recommender.pipeline import prepare, save_model
+    from lstm_np.recommender.train import TrainConfig
+
+    exp = prepare(make_synthetic(n_users=20, seed=0), {"name": "synthetic", "seed": 0})
+    model = RatingModel(exp.seqs.num_items, exp.seqs.num_users, 3.0, embed_dim=3, hidden_size=4)
+    save_model(tmp_path / "model", model, exp, TrainConfig(embed_dim=3, hidden_size=4))
+    io.load(tmp_path / "model", schema=RECOMMENDER_SCHEMA)  # the saved file passes
+    _edit(tmp_path, change)
+    before = _files(tmp_path)
+    refused(lambda: io.load(tmp_path / "model", schema=RECOMMENDER_SCHEMA), io.ModelFileError, culprit)
+    assert _files(tmp_path) == before
