@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_rng, as_scalar
+from .cells import article as article_cell
 from .cells import gru as gru_cell
 from .cells import lstm as lstm_cell
 from .cells import rnn as rnn_cell
@@ -155,6 +156,11 @@ def _rnn_cell_case(rng):
     return _single_state_cell_case(rnn_cell, 1, ("b",), rng)
 
 
+def _article_cell_case(rng):
+    """The article's recurrence h = f * h_prev + i * g (``cells.article``)."""
+    return _single_state_cell_case(article_cell, 4, ("b",), rng)
+
+
 def _layer_case(rng, B=3, T=5, D=3, H=4):
     lstm = LSTM(D, H, rng=rng)
     x = rng.standard_normal((B, T, D))
@@ -278,6 +284,7 @@ CASES = {
     "stack": _stack_case,
     "rnn_layer": _rnn_layer_case,
     "gru_layer": _gru_layer_case,
+    "article_cell": _article_cell_case,
 }
 
 
