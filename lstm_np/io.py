@@ -43,6 +43,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -156,6 +157,8 @@ def atomic_write_bytes(path, data: bytes):
     A reader sees the old or the new contents; a temporary file left by a
     killed writer is removed by the next write of the same name.
     """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes; got {type(data).__name__}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(path.parent, {path.name})
@@ -267,8 +270,21 @@ def save(path, arrays, meta):
 # --------------------------------------------------------------------------- load
 
 
+def _check_regular(path):
+    """Raise ModelFileError unless ``path`` is a regular file (not a folder, FIFO or device)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError as e:
+        raise ModelFileError(f"{path}: file not found") from e
+    except OSError as e:
+        raise ModelFileError(f"{path}: unreadable ({e})") from e
+    if not stat.S_ISREG(mode):
+        raise ModelFileError(f"{path}: not a regular file")
+
+
 def _read_json(json_path):
     """The parsed description, or raise ModelFileError (missing, too big, not JSON, too deep)."""
+    _check_regular(json_path)
     try:
         with open(json_path, "rb") as f:
             raw = f.read(MAX_JSON_BYTES + 1)
@@ -283,7 +299,7 @@ def _read_json(json_path):
         description = json.loads(raw.decode("utf-8"))
     except RecursionError:
         raise ModelFileError(f"{json_path}: not a readable JSON description (nested too deeply)") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, an integer of more than 4300 digits
         raise ModelFileError(f"{json_path}: not a readable JSON description ({e})") from None
     if _json_depth(description) > MAX_JSON_DEPTH:
         raise ModelFileError(f"{json_path}: not a readable JSON description (nested more than "
@@ -399,6 +415,7 @@ def inspect(path, schema=None):
         description, json_missing = None, True
     if not json_missing and (not isinstance(description, dict) or description.get("format") != FORMAT):
         raise ModelFileError(f"{json_path}: not an lstm_np model file")
+    _check_regular(npz_path)
     try:
         data = npz_path.read_bytes()
     except FileNotFoundError as e:
