@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -241,7 +242,9 @@ def as_rng(rng):
 def as_float_dtype(dtype):
     """``dtype`` as a NumPy dtype, which must be float32 or float64."""
     try:
-        dtype = np.dtype(dtype)
+        with warnings.catch_warnings():  # np.dtype("a") warns (deprecated alias) before we refuse it anyway
+            warnings.simplefilter("ignore", DeprecationWarning)
+            dtype = np.dtype(dtype)
     except TypeError as e:
         raise TypeError(f"dtype must be float32 or float64; got {dtype!r}") from e
     if dtype not in (np.float32, np.float64):

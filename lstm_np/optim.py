@@ -247,7 +247,14 @@ def global_norm(grads):
     largest absolute entry s, and the norm is s * sqrt(sum((g / s)^2)).
     NaN or inf entries give NaN or inf.
     """
-    arrays = list(grads.values()) if isinstance(grads, Mapping) else list(grads)
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"grads must be a dict of named arrays; got {type(grads).__name__}")
+    arrays = []
+    for k, g in grads.items():
+        g = as_array(f"grads[{k!r}]", g)
+        if g.dtype.kind not in "iuf":
+            raise TypeError(f"grads[{k!r}] has dtype {g.dtype}; expected real numbers")
+        arrays.append(g)
     with np.errstate(over="ignore", invalid="ignore"):
         total = sum(float(np.vdot(g, g)) for g in arrays)
     if math.isfinite(total):
