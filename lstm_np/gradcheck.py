@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import as_rng, as_scalar
 from .cells import article as article_cell
 from .cells import gru as gru_cell
 from .cells import lstm as lstm_cell
@@ -295,8 +296,16 @@ def gradcheck_report(seed=0, tol=TOLERANCE):
     list of dict
         One row per checked array: ``component``, ``name``, ``shape``,
         ``error`` (relative error) and ``ok`` (``error <= tol``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``tol`` not a finite number > 0, or ``seed`` not an integer >= 0.
     """
-    rng = np.random.default_rng(seed)
+    tol = as_scalar("tol", tol, low=0, low_open=True)
+    if seed is not None and not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer >= 0; got {type(seed).__name__}")
+    rng = as_rng(seed)
     rows = []
     for component, make in CASES.items():
         loss_fn, arrays, analytic = make(rng)
