@@ -43,7 +43,7 @@ from ..data import TEST, TRAIN, VAL, Ratings, Split
 from .baselines import mae, rmse
 
 __all__ = ["FEATURES", "CELLS", "Histories", "build_histories", "CorrectionNet", "SequenceConfig", "make_inputs",
-           "train_corrector", "TrainingError"]
+           "next_step_inputs", "make_cutset", "predict_cuts", "score_cuts", "train_corrector", "TrainingError"]
 
 FEATURES = ("prev_residual", "prev_rating", "prev_known", "base", "log_gap", "log_since_known", "log_ahead",
             "position")
@@ -200,6 +200,30 @@ def make_inputs(h: Histories, base, mu, users, lo, start, stop, dtype=np.float64
         rating=np.where(score, r[f], 0.0),
         rows=np.where(valid, h.row[f], -1),
     )
+
+
+def next_step_inputs(h: Histories, base, mu, user, candidate_base, dtype=np.float64):
+    """Inputs (C, 1, D) for scoring C candidate items as the step after user ``user``'s whole history.
+
+    The same features ``make_inputs`` gives a candidate appended to the
+    history at the time of the last rating, with the cut just before it (every
+    earlier rating seen): ``candidate_base`` (C,) is the base's prediction for
+    each candidate.
+    """
+    last = h.offsets[user + 1] - 1
+    n = int(h.offsets[user + 1] - h.offsets[user])
+    if n < 1:
+        raise ValueError(f"user {user} has no ratings to read")
+    C = len(candidate_base)
+    x = np.zeros((C, 1, len(FEATURES)))
+    x[:, 0, 0] = h.rating[last] - base[last]
+    x[:, 0, 1] = h.rating[last] - mu
+    x[:, 0, 2] = 1.0
+    x[:, 0, 3] = np.asarray(candidate_base, np.float64) - mu
+    # features 4 and 5 (days since the previous / last seen rating) are log(1 + 0) = 0
+    x[:, 0, 6] = np.log1p(1.0)
+    x[:, 0, 7] = np.log1p(n) / 5.0
+    return x.astype(dtype)
 
 
 class CorrectionNet:

@@ -40,7 +40,7 @@ from .baselines import rmse
 __all__ = ["MatrixFactorization", "MF_GRID", "fit_mf", "check_ratings"]
 
 #: The grid ``fit_mf`` searches by default (the epoch count is chosen along each run).
-MF_GRID = {"factors": (32, 64), "lr": (0.02,), "reg": (0.05, 0.1, 0.15), "reg_bias": (0.01,)}
+MF_GRID = {"factors": (32, 64), "lr": (0.02,), "reg": (0.1, 0.15), "reg_bias": (0.01,)}
 
 #: Settings a ``fit`` accepts, with their checks.
 _SETTINGS = {"epochs": (0, "a non-negative integer"), "lr": (1e-300, "positive"), "reg": (0, "non-negative"),
@@ -169,8 +169,9 @@ class MatrixFactorization:
         Raises
         ------
         ValueError
-            Bad arrays or settings (nothing is changed), or NaN/inf appearing
-            during training (lr too large), naming the epoch.
+            Bad arrays or settings, or NaN/inf appearing during training (lr
+            too large; the message names the epoch). Either way the
+            parameters are left as they were before ``fit``.
         """
         U, I = len(self.params["b_user"]), len(self.params["b_item"])
         user, item, rating = check_ratings(user, item, rating, U, I)
@@ -187,24 +188,32 @@ class MatrixFactorization:
         p = self.params
         p["P"][np.bincount(user, minlength=U) == 0] = 0.0
         p["Q"][np.bincount(item, minlength=I) == 0] = 0.0
-        history = []
+        history, start = [], {k: v.copy() for k, v in p.items()}
         for epoch in range(1, int(epochs) + 1):
             order = rng.permutation(len(rating))
-            for k in range(0, len(order), int(batch_size)):
-                b = order[k : k + int(batch_size)]
-                self.sgd_step(user[b], item[b], rating[b], lr, reg, reg_bias)
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught just below
+                for k in range(0, len(order), int(batch_size)):
+                    b = order[k : k + int(batch_size)]
+                    self.sgd_step(user[b], item[b], rating[b], lr, reg, reg_bias)
             if not all(np.isfinite(v).all() for v in p.values()):
-                raise ValueError(f"fit: the parameters became NaN or inf at epoch {epoch}; lower lr (now {lr})")
+                for k, v in start.items():
+                    p[k][...] = v
+                raise ValueError(f"fit: the parameters became NaN or inf at epoch {epoch} (lower lr, now {lr}); "
+                                 "the model keeps its parameters from before fit")
             if val is not None:
                 history.append(rmse(self.predict(val[0], val[1]), val[2]))
         return history
 
 
-def fit_mf(num_users, num_items, train, val, *, grid=None, max_epochs=40, seed=0, batch_size=256, log=None):
+def fit_mf(num_users, num_items, train, val, *, grid=None, max_epochs=60, patience=5, seed=0, batch_size=256,
+           log=None):
     """Choose factors, lr, lam, lam_b and the epoch count on ``val``.
 
-    Every combination of ``grid`` is trained on ``train`` for ``max_epochs``
-    epochs, scoring ``val`` after each; the best (combination, epoch) wins.
+    Every combination of ``grid`` is trained on ``train``, scoring ``val``
+    after each epoch, until ``patience`` epochs pass without a better score
+    (or ``max_epochs``); the best (combination, epoch) wins. Refitting with
+    ``fit(..., epochs=best["epochs"], rng=seed)`` reproduces the winner
+    exactly: one Generator seeded with ``seed`` orders the epochs either way.
 
     Parameters
     ----------
@@ -223,8 +232,10 @@ def fit_mf(num_users, num_items, train, val, *, grid=None, max_epochs=40, seed=0
     table = []
     for factors, lr, reg, reg_bias in itertools.product(grid["factors"], grid["lr"], grid["reg"], grid["reg_bias"]):
         model = MatrixFactorization(num_users, num_items, factors, rng=seed)
-        scores = model.fit(*train, epochs=max_epochs, lr=lr, reg=reg, reg_bias=reg_bias, batch_size=batch_size,
-                           rng=seed, val=val)
+        rng, scores = as_rng(seed), []
+        while len(scores) < max_epochs and len(scores) - int(np.argmin(scores or [0])) <= patience:
+            scores += model.fit(*train, epochs=1, lr=lr, reg=reg, reg_bias=reg_bias, batch_size=batch_size, rng=rng,
+                                val=val)
         epochs = int(np.argmin(scores)) + 1
         row = {"factors": factors, "lr": lr, "reg": reg, "reg_bias": reg_bias, "epochs": epochs,
                "val_rmse": float(scores[epochs - 1])}
