@@ -317,3 +317,30 @@ def test_cli_train_evaluate_recommend(tmp_path, capsys):
     assert main(["train", "--data", "synthetic", "--epochs", "0", "--out", str(tmp_path / "x")]) == 2
     assert "epochs=0" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "missing")]) == 2
+
+
+def test_nan_in_training_stops_with_an_error_naming_the_step():
+    from lstm_np.recommender.hybrid import TrainingError, make_cutset, train_corrector
+
+    r = small_data()
+    h = build_histories(r, temporal_split(r))
+    bases, mus = {lv: np.full(len(r.rating), 3.0) for lv in (2, 3)}, {2: 3.0, 3: 3.0}
+    net = CorrectionNet(hidden_size=3, rng=0, dtype=np.float64)
+    good = {k: v.copy() for k, v in net.params.items()}
+    original, calls = net.loss, []
+
+    def poisoned(inputs):
+        calls.append(1)
+        loss = original(inputs)
+        if len(calls) == 2:
+            net.grads["lstm.Wh"][0, 0] = np.nan
+        return loss
+
+    net.loss = poisoned
+    with pytest.raises(TrainingError, match=r"NaN or inf in the loss or a gradient at epoch 1, step 2"):
+        train_corrector(net, h, bases, mus, make_cutset(h, [3], 8), TINY, val_cuts=make_cutset(h, [2], 8), log=None)
+    for k in good:  # no epoch finished: the net keeps its initial parameters
+        np.testing.assert_array_equal(net.params[k], good[k])
+    bases[3][h.offsets[5] + h.ends(3)[5] - 1] = np.nan  # a NaN base prediction that the inputs would read
+    with pytest.raises(ValueError, match=r"\['prev_residual', 'base'\] contain NaN"):
+        make_inputs(h, bases[3], 3.0, [5], [0], h.ends(3)[5:6], h.ends(2)[5:6])

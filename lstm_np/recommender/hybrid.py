@@ -41,6 +41,7 @@ from .. import GRU, LSTM, RNN, Adam, Dense, clip_grad_norm, masked_mse
 from .._checks import as_rng
 from ..data import TEST, TRAIN, VAL, Ratings, Split
 from .baselines import mae, rmse
+from .train import TrainingError  # the one the command line reports
 
 __all__ = ["FEATURES", "CELLS", "Histories", "build_histories", "CorrectionNet", "SequenceConfig", "make_inputs",
            "next_step_inputs", "make_cutset", "predict_cuts", "score_cuts", "train_corrector", "TrainingError"]
@@ -49,10 +50,6 @@ FEATURES = ("prev_residual", "prev_rating", "prev_known", "base", "log_gap", "lo
             "position")
 CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 DAY = 86400.0
-
-
-class TrainingError(RuntimeError):
-    """Training produced NaN or inf; the message names the epoch and step."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -191,6 +188,10 @@ def make_inputs(h: Histories, base, mu, users, lo, start, stop, dtype=np.float64
     x[..., 6] = np.where(valid & ~seen, np.log1p(np.maximum(pos - start[:, None] + 1.0, 0.0)), 0.0)
     x[..., 7] = np.where(valid, np.log1p(pos) / 5.0, 0.0)
     score = valid & ~seen
+    bad = ~np.isfinite(x).all(axis=(0, 1))
+    if bad.any():
+        raise ValueError(f"make_inputs: feature(s) {[FEATURES[k] for k in np.flatnonzero(bad)]} contain NaN or inf "
+                         "(a NaN base prediction or rating?)")
     return Inputs(
         x=x.astype(dtype),
         mask=valid.astype(dtype),
