@@ -358,8 +358,12 @@ class CutSet:
 
 
 def make_cutset(h: Histories, levels, window):
-    parts = [(*cut_sequences(h, lv, window), lv) for lv in levels]
-    return CutSet(*(np.concatenate([p[k] if k < 4 else np.full(len(p[0]), p[4]) for p in parts]) for k in range(5)))
+    """Every user's cut at each prefix level in ``levels``, as one CutSet."""
+    users, lo, start, stop, level = [], [], [], [], []
+    for lv in levels:
+        u, a, b, c = cut_sequences(h, lv, window)
+        users.append(u), lo.append(a), start.append(b), stop.append(c), level.append(np.full(len(u), lv))
+    return CutSet(*(np.concatenate(x) for x in (users, lo, start, stop, level)))
 
 
 def _inputs(h, bases, mus, cs, idx, dtype):
