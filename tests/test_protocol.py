@@ -14,7 +14,7 @@ from lstm_np.recommender.baselines import rmse
 from lstm_np.recommender.hybrid import (FEATURES, CorrectionNet, SequenceConfig, build_histories, make_inputs,
                                         next_step_inputs)
 from lstm_np.recommender.mf import MatrixFactorization, fit_mf
-from lstm_np.recommender.pipeline import SequenceRecommender, load_model, run, save_model
+from lstm_np.recommender.pipeline import load_model, run, save_model
 from lstm_np.recommender.protocol import run_protocol
 
 TINY = SequenceConfig(hidden_size=4, window=8, epochs=2, patience=2, batch_size=16, dtype="float64")

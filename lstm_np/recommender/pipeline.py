@@ -22,19 +22,19 @@ from pathlib import Path
 import numpy as np
 
 from .. import io
-from ..data import TEST, VAL, Ratings, checksum, fetch_movielens_100k, make_synthetic, temporal_split
+from ..data import Ratings, checksum, fetch_movielens_100k, make_synthetic, temporal_split
 from .baselines import GlobalMean, fit_bias_model, mae, rmse
 from .hybrid import CorrectionNet, Histories, SequenceConfig, build_histories, make_cutset, make_inputs, \
     next_step_inputs, predict_cuts
 from .mf import MatrixFactorization
 from .model import RatingModel
-from .protocol import BASES, ROW_LABELS, run_protocol, scores
+from .protocol import BASES, ROW_LABELS, run_protocol
 from .sequences import UNKNOWN_ITEM, UserSequences, build_sequences
 from .train import TrainConfig, TrainResult, train
 
 __all__ = [
     "Experiment", "load_data", "prepare", "baselines", "new_model", "fit", "SequenceRecommender", "save_model",
-    "load_model", "run", "metrics_table", "recommend",
+    "load_model", "run", "metrics_table",
 ]
 
 MODEL_KIND = "lstm_np.recommender.SequenceRecommender"

@@ -190,7 +190,7 @@ def run_protocol(ratings: Ratings, config: SequenceConfig | None = None, *, base
         net = CorrectionNet(hidden_size=config.hidden_size, cell=config.cell, rng=seed, dtype=dtype)
         choose = train_corrector(net, h, pred_by_level, mus, make_cutset(h, range(3, 3 + config.cuts), config.window),
                                  config, val_cuts=make_cutset(h, [2], config.window), log=log)
-        epochs = max(choose.best_epoch, 1)
+        epochs = choose.best_epoch  # 0 if no epoch beat the untrained net, which predicts the base exactly
         _, pred_val, target_val = predict_cuts(net, h, pred_by_level, mus, make_cutset(h, [2], config.window))
         # refit: a fresh net, the same seed, cuts at levels 2 .., test scored from level 1
         log(f"refit on train + validation: {epochs} epochs")
