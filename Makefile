@@ -5,12 +5,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 # NumPy's BLAS threads cost more than they bring on this project's small
-# matrices (one recommender epoch: about 1 s with 1 thread, 20 s with 2 on a
-# busy 2-core machine). Override with `make demo OPENBLAS_NUM_THREADS=2`.
+# matrices (one epoch of the recommender's LSTM: about 0.25 s with 1 thread
+# on a quiet 2-core machine, several times that when it is busy). Override
+# with `make demo OPENBLAS_NUM_THREADS=2`.
 OPENBLAS_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS
 
-.PHONY: demo test venv gradcheck clean
+.PHONY: demo test venv gradcheck notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,11 @@ gradcheck: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/lstm-np train --out runs/movielens
 	$(VENV)/bin/lstm-np recommend runs/movielens --user 1 --top 10
+
+# JupyterLab comes from the "notebooks" extra, installed on first use.
+notebooks: $(STAMP)
+	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet -e ".[dev,notebooks]"
+	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

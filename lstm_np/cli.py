@@ -1,7 +1,7 @@
 """The ``lstm-np`` command (also ``python -m lstm_np``).
 
     lstm-np gradcheck                      check every gradient, print the table
-    lstm-np train [--data synthetic] ...   train the recommender, write model + metrics + plot
+    lstm-np train [--data synthetic] ...   run the protocol (baselines, MF, sequence model), write model + metrics + plot
     lstm-np evaluate MODEL                 reprint the metrics of a saved model
     lstm-np recommend MODEL --user ID      the unseen movies it rates highest
     lstm-np textgen [--text FILE] ...      a character-level language model: bits per character, samples
@@ -24,100 +24,76 @@ def _cmd_gradcheck(args):
 
 
 def _cmd_train(args):
+    from .recommender.hybrid import SequenceConfig
     from .recommender.pipeline import run
-    from .recommender.train import TrainConfig
 
+    given = {k: getattr(args, k) for k in ("cell", "hidden_size", "window", "cuts", "epochs", "patience", "lr",
+                                            "batch_size", "seed", "dtype")}
     try:
-        config = TrainConfig.for_data(
-            args.data, cell=args.cell, embed_dim=args.embed_dim, hidden_size=args.hidden_size, epochs=args.epochs,
-            lr=args.lr, batch_size=args.batch_size, seed=args.seed, dtype=args.dtype, patience=args.patience,
-        )
+        config = SequenceConfig(**{k: v for k, v in given.items() if v is not None})
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     out = args.out or f"runs/{args.data}"
-    run(args.data, config, out, cache_dir=args.cache_dir, data_seed=args.data_seed, progress=not args.no_progress)
+    _check_out(out, replaceable=RUN_FILES)  # before any training: a bad --out costs nothing
+    run(args.data, config, out, base=args.base, cache_dir=args.cache_dir, data_seed=args.data_seed)
     print(f"wrote {out}/model.npz, {out}/model.json, {out}/metrics.json, {out}/training.png")
     return 0
 
 
 def _cmd_evaluate(args):
-    from .data import TEST, VAL
-    from .recommender.evaluate import evaluate_part
-    from .recommender.pipeline import baselines, load_model, metrics_table
+    from .recommender.pipeline import load_model, metrics_table
+    from .recommender.protocol import scores
 
-    model, exp, meta = load_model(args.model, cache_dir=args.cache_dir)
-    base, _ = baselines(exp)
-    metrics = {
-        "baselines": base,
-        "train": meta["train"],
-        "lstm": {"val": evaluate_part(model, exp.seqs, VAL), "test": evaluate_part(model, exp.seqs, TEST)},
-    }
-    print(f"data: {meta['data']['name']}, split {'/'.join(str(n) for n in exp.split.sizes)}")
-    print(metrics_table(metrics))
+    model, (ratings, h), meta = load_model(args.model, cache_dir=args.cache_dir)
+    rows = meta["metrics"]["rows"]
+    saved = rows["sequence"]["test"]["rmse"]
+    _, pred, target = model.predict_test(h)  # the loaded model, scored again
+    rows["sequence"]["test"] = scores(pred, target)
+    print(f"data: {meta['data']['name']}; the sequence model's test row is recomputed from the saved files, "
+          "the others are as measured by train")
+    if abs(rows["sequence"]["test"]["rmse"] - saved) > 1e-9:
+        print(f"note: train measured test RMSE {saved:.4f} for this model; the loaded files give "
+              f"{rows['sequence']['test']['rmse']:.4f}")
+    print(metrics_table(rows))
     return 0
 
 
 def _cmd_recommend(args):
     import numpy as np
 
-    from .recommender.evaluate import recommend
     from .recommender.pipeline import load_model
 
-    model, exp, _ = load_model(args.model, cache_dir=args.cache_dir)
-    seqs = exp.seqs
-    where = np.flatnonzero(seqs.user_ids == args.user)
+    model, (ratings, h), _ = load_model(args.model, cache_dir=args.cache_dir)
+    where = np.flatnonzero(h.user_ids == args.user)
     if len(where) == 0:
-        print(f"error: user {args.user} is not in the data (ids run from {seqs.user_ids.min()} to "
-              f"{seqs.user_ids.max()})", file=sys.stderr)
+        print(f"error: user {args.user} is not in the data (ids run from {h.user_ids.min()} to "
+              f"{h.user_ids.max()})", file=sys.stderr)
         return 2
-    items, scores = recommend(model, seqs, int(where[0]), top=args.top)
-    titles = exp.ratings.titles
-    n_rated = int(np.diff(seqs.offsets)[where[0]])
+    items, scores = model.recommend(h, int(where[0]), top=args.top)
+    n_rated = int(np.diff(h.offsets)[where[0]])
     print(f"Top {len(items)} unseen movies for user {args.user} (who rated {n_rated}):")
     for rank, (item, score) in enumerate(zip(items, scores), 1):
-        raw = int(seqs.item_ids[item])
-        print(f"{rank:3d}. {score:.2f}  {titles.get(raw, f'item {raw}')}")
+        raw = int(h.item_ids[item])
+        print(f"{rank:3d}. {score:.2f}  {ratings.titles.get(raw, f'item {raw}')}")
     return 0
 
 
 def _cmd_textgen(args):
-    # Options arrive as strings and are checked here, so that every bad value
-    # is one line on stderr and exit status 2 (argparse would add its usage).
     from .charlm import QUICK, CharLMConfig, file_corpus, train_char_model
-    from .sequence.stack import CELLS
 
-    options = (("steps", "--steps", int), ("hidden_size", "--hidden", int), ("num_layers", "--layers", int),
-               ("seed", "--seed", int), ("temperature", "--temperature", float), ("dropout", "--dropout", float),
-               ("lr", "--lr", float), ("batch_size", "--batch-size", int), ("seq_len", "--seq-len", int),
-               ("max_chars", "--max-chars", int), ("sample_every", "--sample-every", int))
     base = CharLMConfig(**(QUICK if args.quick else {}))
-    settings = {}
-    try:
-        if args.cell not in CELLS:
-            raise ValueError(f"--cell must be one of {', '.join(sorted(CELLS))}; got {args.cell!r}")
-        for name, option, kind in options:
-            text = getattr(args, name)
-            if text is not None:
-                try:
-                    settings[name] = kind(text)
-                except ValueError:
-                    what = "an integer" if kind is int else "a number"
-                    raise ValueError(f"{option} must be {what}; got {text!r}") from None
-        if "steps" in settings and "sample_every" not in settings:  # samples and evaluations ~4 times a run
-            settings["sample_every"] = max(1, settings["steps"] // 4)
-        settings["eval_every"] = settings.get("sample_every", base.eval_every)
-        if "lr" in settings:
-            settings["lr_final"] = min(base.lr_final, settings["lr"])
-        corpus = None if args.text is None else file_corpus(args.text, settings.get("max_chars", base.max_chars))
-        result = train_char_model(args.cell, corpus, config=base, progress=not args.no_progress, log=print,
-                                  **settings)
-    except (ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except FloatingPointError as e:  # NaN or inf in the gradients: say so in one line, never go on silently
-        print(f"error: training diverged ({e}); try a smaller --lr", file=sys.stderr)
-        return 1
+    names = ("steps", "hidden_size", "num_layers", "seed", "temperature", "dropout", "lr", "batch_size", "seq_len",
+             "max_chars", "sample_every")
+    settings = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
+    if "steps" in settings and "sample_every" not in settings:  # samples and evaluations ~4 times a run
+        settings["sample_every"] = max(1, settings["steps"] // 4)
+    settings["eval_every"] = settings.get("sample_every", base.eval_every)
+    if "lr" in settings:
+        settings["lr_final"] = min(base.lr_final, settings["lr"])
+    # Out-of-range values raise ValueError before anything runs: main prints one line, exit status 2.
+    corpus = None if args.text is None else file_corpus(args.text, settings.get("max_chars", base.max_chars))
+    result = train_char_model(args.cell, corpus, config=base, progress=not args.no_progress, log=print, **settings)
     print(result.summary())
     return 0
 
@@ -138,53 +114,49 @@ def build_parser():
     p.add_argument("--tol", type=float, default=1e-7, help="largest relative error accepted (default 1e-7)")
     p.set_defaults(func=_cmd_gradcheck)
 
-    from .recommender.train import DATA_DEFAULTS, TrainConfig
+    from .recommender.hybrid import SequenceConfig
 
-    d = TrainConfig()
-    syn = DATA_DEFAULTS["synthetic"]
-
-    def default(name):
-        return f"default {getattr(d, name)}" + (f"; {syn[name]} for synthetic" if name in syn else "")
-
-    p = sub.add_parser("train", help="train the sequence recommender")
+    d = SequenceConfig()
+    p = sub.add_parser("train", help="run the protocol: baselines, MF and the sequence model; save the model")
     p.add_argument("--data", choices=["movielens", "synthetic"], default="movielens",
                    help="MovieLens-100K (fetched and cached) or a small offline synthetic set")
-    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent layer (default lstm)")
-    p.add_argument("--hidden-size", type=int, help=f"LSTM hidden units ({default('hidden_size')})")
-    p.add_argument("--embed-dim", type=int, help=f"item embedding size ({default('embed_dim')})")
-    p.add_argument("--epochs", type=int, help=f"most epochs ({default('epochs')})")
-    p.add_argument("--patience", type=int, help=f"early-stopping patience ({default('patience')})")
-    p.add_argument("--lr", type=float, help=f"Adam learning rate ({default('lr')})")
-    p.add_argument("--batch-size", type=int, help=f"users per batch ({default('batch_size')})")
-    p.add_argument("--seed", type=int, default=d.seed, help=f"seed of everything random (default {d.seed})")
+    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], help=f"recurrent layer (default {d.cell})")
+    p.add_argument("--base", choices=["mf", "bias", "mean"], default="mf",
+                   help="what the recurrent layer corrects: matrix factorisation, the bias model or the global "
+                        "mean (default mf)")
+    p.add_argument("--hidden-size", type=int, help=f"hidden units (default {d.hidden_size})")
+    p.add_argument("--window", type=int, help=f"most ratings read before a cut (default {d.window})")
+    p.add_argument("--cuts", type=int, help=f"training cuts per phase (default {d.cuts})")
+    p.add_argument("--epochs", type=int, help=f"most epochs while choosing on validation (default {d.epochs})")
+    p.add_argument("--patience", type=int, help=f"early-stopping patience while choosing (default {d.patience})")
+    p.add_argument("--lr", type=float, help=f"Adam learning rate (default {d.lr:g})")
+    p.add_argument("--batch-size", type=int, help=f"sequences per batch (default {d.batch_size})")
+    p.add_argument("--seed", type=int, help=f"seed of everything random, MF included (default {d.seed})")
     p.add_argument("--data-seed", type=int, default=0,
                    help="seed of the synthetic data set (default 0; --seed leaves the data alone)")
-    p.add_argument("--dtype", choices=["float32", "float64"], default=d.dtype, help=f"default {d.dtype}")
+    p.add_argument("--dtype", choices=["float32", "float64"], help=f"default {d.dtype}")
     p.add_argument("--out", help="output folder (default runs/DATA)")
     p.add_argument("--cache-dir", help="where MovieLens is cached (default $LSTM_NP_CACHE or ~/.cache/lstm_np)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar within epochs")
+    p.add_argument("--no-progress", action="store_true", help="accepted for compatibility (one line per epoch)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("textgen", help="train a character-level language model; report bits per character "
                                         "against a bigram model and print samples")
     p.add_argument("--text", metavar="FILE",
                    help="a UTF-8 text file (default: the Python standard library's source)")
-    for flag, dest, helptext in (
-        ("--steps", "steps", "training steps (default 3000; 30 with --quick)"),
-        ("--hidden", "hidden_size", "hidden units per layer (default 256; 32 with --quick)"),
-        ("--layers", "num_layers", "stacked recurrent layers (default 1)"),
-        ("--cell", "cell", "lstm, gru or rnn (default lstm)"),
-        ("--dropout", "dropout", "dropout between stacked layers (default 0)"),
-        ("--lr", "lr", "Adam learning rate at the start (default 6e-3, cosine decay to 3e-4)"),
-        ("--batch-size", "batch_size", "parallel streams of text (default 16)"),
-        ("--seq-len", "seq_len", "characters per truncated-BPTT chunk (default 64)"),
-        ("--max-chars", "max_chars", "characters read (default 1,000,000)"),
-        ("--seed", "seed", "seed of the weights, dropout and samples (default 0)"),
-        ("--temperature", "temperature", "sampling temperature (default 0.8)"),
-        ("--sample-every", "sample_every", "steps between samples and evaluations (default 500)"),
-    ):
-        p.add_argument(flag, dest=dest, metavar=flag[2:].upper().replace("-", "_"), help=helptext,
-                       default="lstm" if dest == "cell" else None)
+    p.add_argument("--steps", type=int, help="training steps (default 3000; 30 with --quick)")
+    p.add_argument("--hidden", dest="hidden_size", type=int,
+                   help="hidden units per layer (default 256; 32 with --quick)")
+    p.add_argument("--layers", dest="num_layers", type=int, help="stacked recurrent layers (default 1)")
+    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="default lstm")
+    p.add_argument("--dropout", type=float, help="dropout between stacked layers (default 0)")
+    p.add_argument("--lr", type=float, help="Adam learning rate at the start (default 6e-3, cosine decay to 3e-4)")
+    p.add_argument("--batch-size", type=int, help="parallel streams of text (default 16)")
+    p.add_argument("--seq-len", type=int, help="characters per truncated-BPTT chunk (default 64)")
+    p.add_argument("--max-chars", type=int, help="characters read (default 1,000,000)")
+    p.add_argument("--seed", type=int, help="seed of the weights, dropout and samples (default 0)")
+    p.add_argument("--temperature", type=float, help="sampling temperature (default 0.8)")
+    p.add_argument("--sample-every", type=int, help="steps between samples and evaluations (default 500)")
     p.add_argument("--quick", action="store_true", help="a small model on 20,000 characters: a few seconds")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_textgen)
@@ -201,17 +173,73 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+#: What a training run writes into its folder (an existing folder holding only these may be replaced).
+RUN_FILES = ("model.npz", "model.json", "metrics.json", "training.png")
+
+
+def _check_out(out, replaceable=None):
+    """Raise OSError (one clear line) unless ``out`` can be written; ``replaceable`` also checks its contents."""
+    from .io import check_writable_dir
+
+    check_writable_dir(out, name="--out", replaceable=replaceable, check_contents=replaceable is not None)
+
+
+def _check_common(parser, args):
+    """Checks shared by every subcommand, after parsing: seeds, tolerances, the output folder."""
+    import math
+
+    for name in ("seed", "data_seed"):
+        value = getattr(args, name, None)
+        if value is not None and value < 0:
+            parser.error(f"--{name.replace('_', '-')} must be a non-negative integer; got {value}")
+    tol = getattr(args, "tol", None)
+    if tol is not None and not (math.isfinite(tol) and tol > 0):
+        parser.error(f"--tol must be a finite number > 0; got {tol}")
+    for name, value in vars(args).items():  # no option takes NaN or inf
+        if isinstance(value, float) and not math.isfinite(value):
+            parser.error(f"--{name.replace('_', '-')} must be a finite number; got {value}")
+
+
+# Errors that mean bad input or a failing environment, not a bug: one line on stderr, exit status 2.
+def _expected_errors():
     from .data import DataUnavailableError
     from .io import ModelFileError
-    from .recommender.train import TrainingError
 
+    errors = [ModelFileError, DataUnavailableError, OSError, ValueError, FloatingPointError]
     try:
+        from .recommender.train import TrainingError
+
+        errors.append(TrainingError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def main(argv=None):
+    """Run ``lstm-np``; returns the exit status (0 ok, 1 gradcheck failed, 2 error).
+
+    Expected errors (bad arguments, unreadable model or data files, an output
+    folder that cannot be written, a full disk, training that diverged) are
+    printed as one line ``error: ...`` with status 2; set ``LSTM_NP_TRACEBACK=1``
+    to see the traceback instead.
+    """
+    import os
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_common(parser, args)
+    try:
+        if getattr(args, "out", None) is not None:
+            _check_out(args.out)
         return args.func(args)
-    except (ModelFileError, TrainingError, DataUnavailableError) as e:
+    except _expected_errors() as e:
+        if os.environ.get("LSTM_NP_TRACEBACK"):
+            raise
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -292,9 +292,7 @@ def test_textgen_command_quick(tmp_path, capsys):
     (["--temperature", "-1"], "temperature must be a finite number > 0"),
     (["--dropout", "1.5"], "dropout must be in [0, 1)"),
     (["--text", "/no/such/file.txt"], "does not exist"),
-    (["--steps", "ten"], "--steps must be an integer; got 'ten'"),
-    (["--lr", "fast"], "--lr must be a number; got 'fast'"),
-    (["--cell", "lstmm"], "--cell must be one of gru, lstm, rnn; got 'lstmm'"),
+    (["--hidden", "-4"], "hidden_size must be a positive integer"),
 ])
 def test_textgen_bad_options_one_line_error_exit_2(tmp_path, capsys, argv, message):
     p = tmp_path / "t.txt"
@@ -303,6 +301,16 @@ def test_textgen_bad_options_one_line_error_exit_2(tmp_path, capsys, argv, messa
     assert main(["textgen", "--quick", "--no-progress", *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+@pytest.mark.parametrize("argv, culprit", [
+    (["--steps", "ten"], "--steps"), (["--lr", "nan"], "--lr"), (["--cell", "lstmm"], "--cell"),
+    (["--seed", "-1"], "--seed"),
+])
+def test_textgen_unreadable_options_are_refused_by_the_parser(capsys, argv, culprit):
+    with pytest.raises(SystemExit) as e:
+        main(["textgen", "--quick", *argv])
+    assert e.value.code == 2 and culprit in capsys.readouterr().err
 
 
 def test_cosine_learning_rate_schedule():
