@@ -25,7 +25,7 @@ def _cmd_gradcheck(args):
 
 def _cmd_train(args):
     from .recommender.hybrid import SequenceConfig
-    from .recommender.pipeline import run
+    from .recommender.pipeline import RUN_FILES, run
 
     given = {k: getattr(args, k) for k in ("cell", "hidden_size", "window", "cuts", "epochs", "patience", "lr",
                                             "batch_size", "seed", "dtype")}
@@ -36,16 +36,21 @@ def _cmd_train(args):
         return 2
     out = args.out or f"runs/{args.data}"
     _check_out(out, replaceable=RUN_FILES)  # before any training: a bad --out costs nothing
-    run(args.data, config, out, base=args.base, cache_dir=args.cache_dir, data_seed=args.data_seed)
+    run(args.data, config, out, base=args.base, cache_dir=args.cache_dir, data_seed=args.data_seed,
+        progress=not args.no_progress)
     print(f"wrote {out}/model.npz, {out}/model.json, {out}/metrics.json, {out}/training.png")
     return 0
 
 
 def _cmd_evaluate(args):
+    from .io import ModelFileError
     from .recommender.pipeline import load_model, metrics_table
     from .recommender.protocol import scores
 
     model, (ratings, h), meta = load_model(args.model, cache_dir=args.cache_dir)
+    if "metrics" not in meta:
+        raise ModelFileError(f"{args.model}: holds no metrics (field meta.metrics); evaluate reprints what "
+                             "train measured")
     rows = meta["metrics"]["rows"]
     saved = rows["sequence"]["test"]["rmse"]
     _, pred, target = model.predict_test(h)  # the loaded model, scored again
@@ -137,7 +142,8 @@ def build_parser():
     p.add_argument("--dtype", choices=["float32", "float64"], help=f"default {d.dtype}")
     p.add_argument("--out", help="output folder (default runs/DATA)")
     p.add_argument("--cache-dir", help="where MovieLens is cached (default $LSTM_NP_CACHE or ~/.cache/lstm_np)")
-    p.add_argument("--no-progress", action="store_true", help="accepted for compatibility (one line per epoch)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="leave out the line per epoch (the summary lines and the table are still printed)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("textgen", help="train a character-level language model; report bits per character "
@@ -171,10 +177,6 @@ def build_parser():
             p.add_argument("--top", type=_positive_int, default=10, help="how many movies (default 10)")
         p.set_defaults(func=func)
     return parser
-
-
-#: What a training run writes into its folder (an existing folder holding only these may be replaced).
-RUN_FILES = ("model.npz", "model.json", "metrics.json", "training.png")
 
 
 def _check_out(out, replaceable=None):
