@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_array, as_float_array, as_mask, check_finite
+from ._checks import as_array, as_float_array, as_ids, as_mask, check_finite
 
-__all__ = ["masked_mse"]
+__all__ = ["masked_mse", "softmax_cross_entropy"]
 
 
 def masked_mse(pred, target, mask=None):
@@ -53,11 +53,6 @@ def masked_mse(pred, target, mask=None):
     check_finite("masked_mse", loss=loss, dpred=dpred)
     return float(loss), dpred
 
-
-# Appended as its own block (imports included) so that it merges cleanly with edits above.
-from ._checks import as_ids  # noqa: E402
-
-__all__ += ["softmax_cross_entropy"]
 
 
 def softmax_cross_entropy(logits, targets, mask=None):
