@@ -54,7 +54,6 @@ def masked_mse(pred, target, mask=None):
     return float(loss), dpred
 
 
-
 def softmax_cross_entropy(logits, targets, mask=None):
     """Mean cross-entropy of a softmax over the last axis, over the positions where ``mask`` is 1.
 
