@@ -197,7 +197,10 @@ def lstm_backward(dout, cache, dh_T=None, dc_T=None):
     dx : (B, T, D) ndarray
     dh0, dc0 : (B, H) ndarray
     grads : dict
-        ``{"Wx": (D, 4H), "Wh": (H, 4H), "b": (4H,)}``.
+        ``{"Wx": (D, 4H), "Wh": (H, 4H), "b": (4H,)}``: views of ``g``.
+    g : (D + H + 1, 4H) ndarray
+        The three gradients in one array (rows of dWx, then dWh, then db),
+        so that one reduction checks them all.
     """
     xt, act, hs, cs, tanh_c, m, Wx, Wh = cache[:8]
     T, B, H4 = act.shape
@@ -206,7 +209,8 @@ def lstm_backward(dout, cache, dh_T=None, dc_T=None):
     dout_t = dout.transpose(1, 0, 2)  # (T, B, H) view, never written to
     dh = np.zeros((B, H), dtype=act.dtype) if dh_T is None else dh_T.copy()
     dc = np.zeros((B, H), dtype=act.dtype) if dc_T is None else dc_T.copy()
-    grads = None  # the first chunk's share, then the sums
+    g = np.empty((D + H + 1, H4), dtype=act.dtype)
+    grads = {"Wx": g[:D], "Wh": g[D : D + H], "b": g[D + H]}
     dx = np.empty((B, T, D), dtype=act.dtype)
     K, k = _chunk_steps(T, B, H4)
     dz = np.empty((K, B, H4), dtype=act.dtype)      # partials, then dz, of one chunk's steps
@@ -228,7 +232,11 @@ def lstm_backward(dout, cache, dh_T=None, dc_T=None):
                 dh_dc[block] *= m[lo:hi]
             for t in reversed(range(lo, hi)):
                 dz_t = dz[t - start]
-                dh_t = dh + dout_t[t]  # from the next step and from this step's output
+                if m is None:  # dh is this loop's own array (a copy, or the last np.dot's): add in place
+                    dh += dout_t[t]  # from the next step and from this step's output
+                    dh_t = dh
+                else:  # a padded step passes dh on without its dout: keep dh
+                    dh_t = dh + dout_t[t]
                 dz_t, dc_prev = gates_backward(dh_t, dc, dz_t, dh_dc[t - start], f[t])  # in place: partials -> dz
                 dh_prev = np.dot(dz_t, WhT)
                 if m is not None:  # a padded step passes the gradient through, as it did the state
@@ -237,15 +245,17 @@ def lstm_backward(dout, cache, dh_T=None, dc_T=None):
                 dh, dc = dh_prev, dc_prev
         # This chunk's share of the parameter gradients and of dx: one GEMM each.
         dz_flat = dz[:n].reshape(-1, H4)
-        share = {"Wx": xt[start * B : stop * B].T @ dz_flat, "Wh": hs[start:stop].reshape(-1, H).T @ dz_flat,
-                 "b": dz_flat.sum(axis=0)}
-        if grads is None:  # the last chunk, computed first (one chunk: the whole sum, nothing to add)
-            grads = share
-        else:
-            for name in grads:
-                grads[name] += share[name]
+        x_chunk, h_chunk = xt[start * B : stop * B], hs[start:stop].reshape(-1, H)
+        if stop == T:  # the last chunk, computed first: write (one chunk is the whole sum)
+            np.matmul(x_chunk.T, dz_flat, out=grads["Wx"])
+            np.matmul(h_chunk.T, dz_flat, out=grads["Wh"])
+            np.sum(dz_flat, axis=0, out=grads["b"])
+        else:  # the earlier chunks: add their share
+            grads["Wx"] += x_chunk.T @ dz_flat
+            grads["Wh"] += h_chunk.T @ dz_flat
+            grads["b"] += dz_flat.sum(axis=0)
         dx[:, start:stop] = (dz_flat @ Wx.T).reshape(n, B, D).transpose(1, 0, 2)
-    return dx, dh, dc, grads
+    return dx, dh, dc, grads, g
 
 
 def _chunk_steps(T, B, H4):
@@ -419,8 +429,8 @@ class LSTM(RecurrentLayer):
         dh_T = as_state("dh_T", dh_T, B, H, dt, zeros_if_none=False)
         dc_T = as_state("dc_T", dc_T, B, H, dt, zeros_if_none=False)
         with np.errstate(over="ignore", invalid="ignore"):
-            dx, dh0, dc0, grads = lstm_backward(dout, cache, dh_T, dc_T)
-        check_finite("LSTM.backward", dx=dx, dh0=dh0, dc0=dc0, **{f"grads[{k!r}]": g for k, g in grads.items()})
+            dx, dh0, dc0, grads, g = lstm_backward(dout, cache, dh_T, dc_T)
+        check_finite("LSTM.backward", dx=dx, dh0=dh0, dc0=dc0, grads=g)
         for k, g in grads.items():
             self.grads[k][...] = g
         return dx, dh0, dc0
