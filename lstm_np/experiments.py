@@ -36,6 +36,7 @@ import functools
 import json
 import multiprocessing
 import os
+import platform
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -971,6 +972,7 @@ def run_lab(out_dir="runs/lab", quick=None, verbose=True, workers=None, settings
         c["rec_s_per_epoch"] = float(np.median(c["rec_s_per_epoch"])) if c["rec_s_per_epoch"] else None
     r["elapsed_s"] = time.perf_counter() - start
     r["workers"] = workers
+    r["python"] = platform.python_version()  # the character corpus depends on it (see char_sha256)
 
     (out / "lab.md").write_text(format_lab(r))
     (out / "lab.json").write_text(json.dumps(r, indent=1, default=_to_json))

@@ -369,13 +369,12 @@ def gradcheck_report(seed=0, tol=TOLERANCE):
 
 def format_report(rows, tol=TOLERANCE):
     """The rows of ``gradcheck_report`` as a plain-text table."""
-    w = max([10] + [len(r["component"]) for r in rows])
-    lines = [f"{'component':<{w}} {'array':<16} {'shape':<12} {'rel. error':>10}  ", "-" * (w + 46)]
+    lines = [f"{'component':<10} {'array':<16} {'shape':<12} {'rel. error':>10}  ", "-" * 56]
     for r in rows:
         shape = "x".join(map(str, r["shape"])) or "()"
-        lines.append(f"{r['component']:<{w}} {r['name']:<16} {shape:<12} {r['error']:>10.2e}  {'ok' if r['ok'] else 'FAIL'}")
+        lines.append(f"{r['component']:<10} {r['name']:<16} {shape:<12} {r['error']:>10.2e}  {'ok' if r['ok'] else 'FAIL'}")
     n_bad = sum(not r["ok"] for r in rows)
-    lines.append("-" * (w + 46))
+    lines.append("-" * 56)
     lines.append(
         f"{len(rows)} arrays checked, tolerance {tol:.0e}: "
         + ("all passed" if n_bad == 0 else f"{n_bad} FAILED")

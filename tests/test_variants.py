@@ -336,3 +336,83 @@ def test_float32_stays_float32(name, rng):
     assert {a.dtype for a in (out, h, c, dx, dh0, dc0, *layer.grads.values())} == {np.dtype(np.float32)}
     with pytest.raises(TypeError, match="x has dtype float64"):
         layer.forward(x.astype(np.float64))
+
+
+# --------------------------------------------------------------------------- the laboratory (lstm_np.experiments)
+
+
+@pytest.fixture(scope="module")
+def lab_run(tmp_path_factory):
+    from lstm_np.experiments import LAB_QUICK, run_lab
+
+    out = tmp_path_factory.mktemp("lab")
+    return out, run_lab(out, settings=LAB_QUICK, verbose=False, workers=1)
+
+
+def test_lab_quick_run_covers_every_variant_and_task(lab_run):
+    from lstm_np.experiments import LAB_QUICK, load_lab
+
+    out, r = lab_run
+    assert {p.name for p in out.iterdir()} >= {"lab.md", "lab.json", "lab.png"}
+    for v in NAMES:
+        for T in LAB_QUICK.lengths:
+            assert len(r["adding"][v][T]) == len(LAB_QUICK.seeds)
+        assert len(r["char"][v]) == len(LAB_QUICK.seeds) and np.isfinite(r["cost"][v]["char_ms"])
+        assert len(r["rec"][v]) == len(LAB_QUICK.seeds) and np.isfinite(r["rec"][v]).all()
+        assert r["cost"][v]["adding_ms"] > 0
+    # Parameters: the dropped gates have none (D = 2, H = 8: a gate is 2*8 + 8*8 + 8 = 88).
+    params = {v: r["cost"][v]["params"] for v in NAMES}
+    assert params["lstm"] == 4 * 88 and params["coupled"] == 3 * 88 and params["peephole"] == 4 * 88 + 3 * 8
+    table = (out / "lab.md").read_text()
+    assert all(f"| `{v}` |" in table for v in NAMES)
+    back = load_lab(out)
+    assert back["adding"] == {v: {T: list(x) for T, x in d.items()} for v, d in r["adding"].items()}
+
+
+def test_lab_runs_are_reproducible():
+    from lstm_np.experiments import LAB_QUICK, _lab_job
+
+    for job in [("adding", "coupled", 8, 3), ("char", "peephole", None, 3)]:
+        a, b = _lab_job(job, LAB_QUICK), _lab_job(job, LAB_QUICK)
+        key = "mse" if job[0] == "adding" else "bpc"
+        assert a[key] == b[key]
+
+
+def test_lab_settings_refuse_unknown_variants():
+    from lstm_np.experiments import LabSettings
+
+    with pytest.raises(ValueError, match=r"variants \['gru'\] are not in"):
+        LabSettings(variants=("lstm", "gru"))
+
+
+def test_softmax_cross_entropy_value_and_gradient(rng):
+    from lstm_np.experiments import softmax_cross_entropy
+
+    logits = np.array([[0.0, 0.0, 0.0, 0.0], [np.log(3.0), 0.0, 0.0, 0.0]])
+    loss, _ = softmax_cross_entropy(logits, np.array([2, 0]))
+    assert loss == pytest.approx(0.5 * (np.log(4.0) + np.log(2.0)), abs=1e-15)  # p = 1/4 and 3/6
+    z, t = rng.standard_normal((5, 6)), rng.integers(0, 6, size=5)
+    errors = check_gradients(lambda: softmax_cross_entropy(z, t)[0], {"z": z}, {"z": softmax_cross_entropy(z, t)[1]})
+    assert errors["z"] <= TOLERANCE
+
+
+@pytest.mark.parametrize("name", ["peephole", "article"])
+def test_char_model_gradients_match_numerical(name, rng):
+    from lstm_np.experiments import CharModel
+
+    model = CharModel(name, 5, 3, rng)
+    ids, targets = rng.integers(0, 5, size=(2, 4)), rng.integers(0, 5, size=(2, 4))
+    state = (rng.standard_normal((2, 3)), np.zeros((2, 3)))
+    model.loss(ids, targets, state)
+    analytic = {k: g.copy() for k, g in model.grads.items()}
+    errors = check_gradients(lambda: model.loss(ids, targets, state, backward=False)[0], model.params, analytic)
+    assert max(errors.values()) <= TOLERANCE, errors
+
+
+def test_bigram_bpc_by_hand():
+    from lstm_np.experiments import bigram_bpc
+
+    train = np.array([0, 1, 0, 1, 0, 1, 0])  # 0 -> 1 three times, 1 -> 0 three times
+    # With k = 0.1 and V = 2: P(1 | 0) = 3.1 / 3.2, so "0 1" costs -log2(3.1 / 3.2) bits.
+    assert bigram_bpc(train, np.array([0, 1]), 2) == pytest.approx(-np.log2(3.1 / 3.2), abs=1e-15)
+    assert bigram_bpc(train, np.array([0, 0]), 2) == pytest.approx(-np.log2(0.1 / 3.2), abs=1e-15)
