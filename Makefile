@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 OPENBLAS_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS
 
-.PHONY: demo test venv gradcheck clean
+.PHONY: demo test venv gradcheck notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ gradcheck: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/lstm-np train --out runs/movielens
 	$(VENV)/bin/lstm-np recommend runs/movielens --user 1 --top 10
+
+# JupyterLab comes from the "notebooks" extra, installed on first use.
+notebooks: $(STAMP)
+	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet -e ".[dev,notebooks]"
+	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

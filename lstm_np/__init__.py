@@ -9,6 +9,7 @@ Modules, one idea each:
 * ``lstm_np.losses``      masked MSE
 * ``lstm_np.optim``       SGD with momentum, Adam, global-norm clipping
 * ``lstm_np.gradcheck``   numerical gradients and the report
+* ``lstm_np.exercises``   the checker for the exercises of notebook 08
 * ``lstm_np.data``      MovieLens-100K, the temporal split, synthetic data
 * ``lstm_np.recommender``  the sequence recommender
 """

@@ -1,15 +1,33 @@
 """Argument checks shared by the layers: one place for clear error messages.
 
 Every public forward/backward validates its arrays here before computing
-anything, so bad input raises before any state changes.
+anything, so bad input raises before any state changes. One function per
+kind of input:
+
+* ``as_array`` -- anything array-like to an ndarray, refusing ragged nested
+  lists, strings, objects and complex numbers with a message naming it;
+* ``as_float_array`` / ``as_mask`` / ``as_ids`` / ``as_state`` /
+  ``as_sequence`` -- the layers' inputs, with shapes and dtypes;
+* ``as_real_array`` -- numbers from outside (PyTorch/Keras weights) that
+  may be converted to the layer's dtype, but never lose an imaginary part;
+* ``check_sizes`` / ``as_scalar`` -- sizes and hyperparameters;
+* ``check_cache`` -- a cache handed back to ``backward`` must be the one
+  this layer's ``forward`` made, for these parameters and this dtype;
+* ``check_finite`` -- a result (a gradient, a loss) that overflowed is an
+  error before it is stored anywhere.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+import warnings
+
 import numpy as np
 
 __all__ = [
-    "as_float_array", "as_mask", "as_ids", "check_sizes", "as_sequence", "as_state", "as_rng", "as_float_dtype",
+    "as_array", "as_float_array", "as_real_array", "as_mask", "as_ids", "check_sizes", "as_scalar",
+    "as_sequence", "as_state", "as_rng", "as_float_dtype", "check_cache", "check_finite",
 ]
 
 
@@ -33,6 +51,33 @@ def _sizes_match(sizes, shape):
     return all(s is None or s == n for s, n in zip(sizes, shape))
 
 
+def as_array(name, a):
+    """``a`` as an ndarray of numbers (bool, integer, floating or complex).
+
+    Raises
+    ------
+    TypeError
+        ``None``, strings, bytes, objects, or anything NumPy cannot turn into
+        a numeric array.
+    ValueError
+        A ragged nested list (rows of different lengths).
+    """
+    if a is None:
+        raise TypeError(f"{name} is None; expected an array of numbers")
+    if isinstance(a, (str, bytes)):
+        raise TypeError(f"{name} is a {type(a).__name__}; expected an array of numbers")
+    try:
+        arr = np.asarray(a)
+    except ValueError as e:  # NumPy >= 1.24: "inhomogeneous shape"
+        raise ValueError(f"{name} is a ragged nested sequence (rows of different lengths); "
+                         f"expected a rectangular array ({e})") from None
+    except TypeError as e:
+        raise TypeError(f"{name} cannot be read as an array of numbers ({e})") from None
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"{name} has dtype {arr.dtype}; expected an array of numbers")
+    return arr
+
+
 def as_float_array(name, a, dims, sizes, dtype):
     """Return ``a`` as an ndarray after checking shape, dtype and finiteness.
 
@@ -53,11 +98,11 @@ def as_float_array(name, a, dims, sizes, dtype):
     Raises
     ------
     TypeError
-        Non-floating or mismatched dtype.
+        Non-floating or mismatched dtype, or not an array of numbers.
     ValueError
-        Wrong rank or size, or NaN/inf values.
+        Wrong rank or size, a ragged nested list, or NaN/inf values.
     """
-    a = np.asarray(a)
+    a = as_array(name, a)
     _check_shape(name, a, dims, sizes)
     if a.dtype != dtype:
         kind = "floating" if np.issubdtype(a.dtype, np.floating) else "non-floating"
@@ -70,12 +115,29 @@ def as_float_array(name, a, dims, sizes, dtype):
     return a
 
 
+def as_real_array(name, a, dtype):
+    """Numbers from outside (e.g. another framework's weights) converted to ``dtype``.
+
+    Integer and floating arrays are converted; complex, bool, string and
+    object arrays are refused (converting them would drop the imaginary part
+    or invent numbers), and so are values that overflow ``dtype``.
+    """
+    a = as_array(name, a)
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"{name} has dtype {a.dtype}; expected real (integer or floating) numbers")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = a.astype(dtype)
+    if not np.isfinite(out).all():
+        raise ValueError(f"{name} contains NaN or inf values (or values too large for {np.dtype(dtype)})")
+    return out
+
+
 def as_mask(name, mask, dims, sizes, dtype):
     """Return a 0/1 mask as an array of ``dtype`` after checking its shape and values.
 
     Accepts bool, integer or floating masks whose entries are all 0 or 1.
     """
-    m = np.asarray(mask)
+    m = as_array(name, mask)
     _check_shape(name, m, dims, sizes)
     if m.dtype != np.bool_:
         if not (np.issubdtype(m.dtype, np.integer) or np.issubdtype(m.dtype, np.floating)):
@@ -91,7 +153,7 @@ def as_mask(name, mask, dims, sizes, dtype):
 
 def as_ids(name, ids, num):
     """Return integer ids as an int64 array after checking 0 <= id < num."""
-    ids = np.asarray(ids)
+    ids = as_array(name, ids)
     if not np.issubdtype(ids.dtype, np.integer):
         raise TypeError(f"{name} has dtype {ids.dtype}; expected integer ids")
     if ids.size and (ids.min() < 0 or ids.max() >= num):
@@ -101,10 +163,45 @@ def as_ids(name, ids, num):
 
 
 def check_sizes(**sizes):
-    """Raise unless every keyword (e.g. ``input_size=3``) is a positive integer."""
+    """Raise unless every keyword (e.g. ``input_size=3``) is a positive integer.
+
+    ``2.7`` or ``"3"`` are refused rather than truncated or parsed; a whole
+    float such as ``3.0`` is refused too (say what you mean: an int).
+    """
     for name, v in sizes.items():
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+        if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)) or v < 1:
             raise ValueError(f"{name} must be a positive integer; got {v!r}")
+
+
+def as_scalar(name, v, *, low=None, high=None, low_open=False, high_open=False):
+    """A real, finite number in the given range, as a Python float.
+
+    ``low_open=True`` excludes ``low`` (``lr > 0``), ``high_open=True``
+    excludes ``high`` (``momentum < 1``).
+
+    Raises
+    ------
+    TypeError
+        Not a real number (a string, a bool, a complex number, an array).
+    ValueError
+        NaN, inf, or outside the range.
+    """
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(v).__name__} {v!r}")
+    v = float(v)
+    if low is not None and high is not None:
+        rule = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    elif low is not None:
+        rule = f"{'>' if low_open else '>='} {low}"
+    elif high is not None:
+        rule = f"{'<' if high_open else '<='} {high}"
+    else:
+        rule = "finite"
+    bad = (not math.isfinite(v) or low is not None and (v < low or (low_open and v == low))
+           or high is not None and (v > high or (high_open and v == high)))
+    if bad:
+        raise ValueError(f"{name} must be {rule}{' and finite' if rule != 'finite' else ''}; got {v}")
+    return v
 
 
 def as_sequence(x, mask, input_size, dtype):
@@ -134,6 +231,8 @@ def as_state(name, a, batch, hidden, dtype, zeros_if_none=True):
 def as_rng(rng):
     """A ``numpy.random.Generator`` from a Generator, an int seed, or None (fresh entropy)."""
     if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        if rng is not None and rng < 0:
+            raise ValueError(f"rng: a seed must be a non-negative integer; got {rng}")
         return np.random.default_rng(rng)
     if isinstance(rng, np.random.Generator):
         return rng
@@ -142,7 +241,66 @@ def as_rng(rng):
 
 def as_float_dtype(dtype):
     """``dtype`` as a NumPy dtype, which must be float32 or float64."""
-    dtype = np.dtype(dtype)
+    try:
+        with warnings.catch_warnings():  # np.dtype("a") warns (deprecated alias) before we refuse it anyway
+            warnings.simplefilter("ignore", DeprecationWarning)
+            dtype = np.dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"dtype must be float32 or float64; got {dtype!r}") from e
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"dtype must be float32 or float64; got {dtype}")
     return dtype
+
+
+def check_cache(cache, cache_type, params, arrays, dtype, layer):
+    """Raise unless ``cache`` is what this layer's ``forward`` returned.
+
+    Parameters
+    ----------
+    cache : object
+        What the caller passed to ``backward``.
+    cache_type : type
+        The NamedTuple class ``forward`` returns (e.g. ``LSTMCache``).
+    params : dict of ndarray
+        The layer's parameters; the cache must hold these very arrays as
+        ``Wx`` and ``Wh`` (a cache of another layer of the same sizes would
+        otherwise silently give that layer's gradients).
+    arrays : dict of str to tuple
+        Field name -> expected shape (``None`` entries accept any size) of
+        the cache's arrays, e.g. ``{"x": (None, D), "act": (T, B, 4H)}``.
+    dtype : numpy dtype
+        The layer's; every cache array must have it.
+    layer : str
+        Named in the messages (``"LSTM"``).
+    """
+    name = cache_type.__name__
+    if not isinstance(cache, cache_type):
+        raise TypeError(f"cache must be the {name} returned by forward; got {type(cache).__name__}")
+    if cache.Wx is not params["Wx"] or cache.Wh is not params["Wh"]:
+        raise ValueError(
+            f"cache was made by another {layer} (or before this layer's parameters were replaced); "
+            "backward needs the cache of this layer's own forward"
+        )
+    for field, shape in arrays.items():
+        a = getattr(cache, field)
+        ok = (isinstance(a, np.ndarray) and a.dtype == dtype and a.ndim == len(shape)
+              and _sizes_match(shape, a.shape))
+        if not ok:
+            got = f"{a.dtype}{a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
+            want = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
+            raise ValueError(f"cache.{field} is {got}; this {layer} ({np.dtype(dtype)}) needs "
+                             f"a {np.dtype(dtype)} array of shape {want}: pass the cache its forward returned")
+
+
+def check_finite(what, **arrays):
+    """Raise FloatingPointError if any array holds NaN or inf (a result that overflowed).
+
+    Called on results (gradients, losses) before they are stored, so an
+    overflow changes nothing.
+    """
+    for name, a in arrays.items():
+        if not np.isfinite(a).all():
+            raise FloatingPointError(
+                f"{what}: {name} is not finite (NaN or inf); the computation overflowed "
+                "(inputs or upstream gradients too large for the dtype; scale the loss down or use float64)"
+            )

@@ -35,6 +35,7 @@ def _cmd_train(args):
         print(f"error: {e}", file=sys.stderr)
         return 2
     out = args.out or f"runs/{args.data}"
+    _check_out(out, replaceable=RUN_FILES)  # before any training: a bad --out costs nothing
     run(args.data, config, out, cache_dir=args.cache_dir, data_seed=args.data_seed, progress=not args.no_progress)
     print(f"wrote {out}/model.npz, {out}/model.json, {out}/metrics.json, {out}/training.png")
     return 0
@@ -135,17 +136,73 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+#: What a training run writes into its folder (an existing folder holding only these may be replaced).
+RUN_FILES = ("model.npz", "model.json", "metrics.json", "training.png")
+
+
+def _check_out(out, replaceable=None):
+    """Raise OSError (one clear line) unless ``out`` can be written; ``replaceable`` also checks its contents."""
+    from .io import check_writable_dir
+
+    check_writable_dir(out, name="--out", replaceable=replaceable, check_contents=replaceable is not None)
+
+
+def _check_common(parser, args):
+    """Checks shared by every subcommand, after parsing: seeds, tolerances, the output folder."""
+    import math
+
+    for name in ("seed", "data_seed"):
+        value = getattr(args, name, None)
+        if value is not None and value < 0:
+            parser.error(f"--{name.replace('_', '-')} must be a non-negative integer; got {value}")
+    tol = getattr(args, "tol", None)
+    if tol is not None and not (math.isfinite(tol) and tol > 0):
+        parser.error(f"--tol must be a finite number > 0; got {tol}")
+    for name, value in vars(args).items():  # no option takes NaN or inf
+        if isinstance(value, float) and not math.isfinite(value):
+            parser.error(f"--{name.replace('_', '-')} must be a finite number; got {value}")
+
+
+# Errors that mean bad input or a failing environment, not a bug: one line on stderr, exit status 2.
+def _expected_errors():
     from .data import DataUnavailableError
     from .io import ModelFileError
-    from .recommender.train import TrainingError
 
+    errors = [ModelFileError, DataUnavailableError, OSError, ValueError, FloatingPointError]
     try:
+        from .recommender.train import TrainingError
+
+        errors.append(TrainingError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def main(argv=None):
+    """Run ``lstm-np``; returns the exit status (0 ok, 1 gradcheck failed, 2 error).
+
+    Expected errors (bad arguments, unreadable model or data files, an output
+    folder that cannot be written, a full disk, training that diverged) are
+    printed as one line ``error: ...`` with status 2; set ``LSTM_NP_TRACEBACK=1``
+    to see the traceback instead.
+    """
+    import os
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_common(parser, args)
+    try:
+        if getattr(args, "out", None) is not None:
+            _check_out(args.out)
         return args.func(args)
-    except (ModelFileError, TrainingError, DataUnavailableError) as e:
+    except _expected_errors() as e:
+        if os.environ.get("LSTM_NP_TRACEBACK"):
+            raise
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -5,13 +5,18 @@ Each layer has ``params`` and ``grads`` dicts of arrays (same names), a
 takes the gradient of the loss at the output, stores the parameter
 gradients in ``grads`` (overwriting them) and returns the gradient at the
 input. The losses are in ``lstm_np.losses``.
+
+A refused call changes nothing: ``backward`` checks its cache (what
+``forward`` returned) and ``dout`` first, computes the gradients into new
+arrays, checks that they are finite (float32 can overflow), and only then
+overwrites ``grads``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, as_float_dtype, as_ids, as_rng
+from ._checks import as_float_array, as_float_dtype, as_ids, as_rng, as_scalar, check_finite, check_sizes
 
 __all__ = ["Embedding", "Dense"]
 
@@ -40,6 +45,8 @@ class Embedding:
     """
 
     def __init__(self, num, dim, *, rng=None, dtype=np.float64, scale=0.1):
+        check_sizes(num=num, dim=dim)
+        scale = as_scalar("scale", scale, low=0)
         self.num, self.dim = int(num), int(dim)
         self.dtype = as_float_dtype(dtype)
         W = as_rng(rng).normal(0.0, scale, size=(self.num, self.dim))
@@ -52,12 +59,21 @@ class Embedding:
         return self.params["W"][ids], ids
 
     def backward(self, dout, ids):
-        """Scatter-add ``dout`` (*S, dim) into ``grads["W"]``; ids get no gradient (returns None)."""
+        """Scatter-add ``dout`` (*S, dim) into ``grads["W"]``; ids get no gradient (returns None).
+
+        ``ids`` is the cache ``forward`` returned (the checked int64 ids).
+        """
+        if not isinstance(ids, np.ndarray) or ids.dtype != np.int64:
+            raise TypeError(f"cache (ids) must be the int64 id array forward returned; got "
+                            f"{type(ids).__name__}{' ' + str(ids.dtype) if isinstance(ids, np.ndarray) else ''}")
+        ids = as_ids("cache (ids)", ids, self.num)
         dims = tuple(f"S{k}" for k in range(ids.ndim)) + ("dim",)
         dout = as_float_array("dout", dout, dims, ids.shape + (self.dim,), self.dtype)
-        dW = self.grads["W"]
-        dW[...] = 0.0
-        np.add.at(dW, ids.reshape(-1), dout.reshape(-1, self.dim))
+        dW = np.zeros_like(self.grads["W"])
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.add.at(dW, ids.reshape(-1), dout.reshape(-1, self.dim))
+        check_finite("Embedding.backward", **{'grads["W"]': dW})
+        self.grads["W"][...] = dW
         return None
 
 
@@ -78,6 +94,8 @@ class Dense:
     """
 
     def __init__(self, in_features, out_features, *, rng=None, dtype=np.float64, bias=0.0):
+        check_sizes(in_features=in_features, out_features=out_features)
+        bias = as_scalar("bias", bias)
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.dtype = as_float_dtype(dtype)
         a = np.sqrt(6.0 / (self.in_features + self.out_features))
@@ -91,14 +109,26 @@ class Dense:
     def forward(self, h):
         """``h`` (*S, in_features) -> (``y`` (*S, out_features), cache)."""
         h = as_float_array("h", h, ("...", "in_features"), (None, self.in_features), self.dtype)
-        return h @ self.params["W"] + self.params["b"], h
+        with np.errstate(over="ignore", invalid="ignore"):
+            y = h @ self.params["W"] + self.params["b"]
+        check_finite("Dense.forward", y=y)
+        return y, h
 
     def backward(self, dy, h):
-        """``dy`` (*S, out_features) -> ``dh`` (*S, in_features); sets ``grads``."""
+        """``dy`` (*S, out_features) -> ``dh`` (*S, in_features); sets ``grads``.
+
+        ``h`` is the cache ``forward`` returned (its input, in the layer's dtype).
+        """
+        if not isinstance(h, np.ndarray):
+            raise TypeError(f"cache (h) must be the array forward returned; got {type(h).__name__}")
+        h = as_float_array("cache (h)", h, ("...", "in_features"), (None, self.in_features), self.dtype)
         dims = tuple(f"S{k}" for k in range(h.ndim - 1)) + ("out_features",)
         dy = as_float_array("dy", dy, dims, h.shape[:-1] + (self.out_features,), self.dtype)
         h2 = h.reshape(-1, self.in_features)
         dy2 = dy.reshape(-1, self.out_features)
-        np.matmul(h2.T, dy2, out=self.grads["W"])
-        np.sum(dy2, axis=0, out=self.grads["b"])
-        return dy @ self.params["W"].T
+        with np.errstate(over="ignore", invalid="ignore"):
+            dW, db, dh = h2.T @ dy2, dy2.sum(axis=0), dy @ self.params["W"].T
+        check_finite("Dense.backward", **{'grads["W"]': dW, 'grads["b"]': db, "dh": dh})
+        self.grads["W"][...] = dW
+        self.grads["b"][...] = db
+        return dh

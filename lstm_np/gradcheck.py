@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import as_rng, as_scalar
+from .cells import article as article_cell
 from .cells import gru as gru_cell
 from .cells import lstm as lstm_cell
 from .cells import rnn as rnn_cell
@@ -156,6 +158,11 @@ def _rnn_cell_case(rng):
     return _single_state_cell_case(rnn_cell, 1, ("b",), rng)
 
 
+def _article_cell_case(rng):
+    """The article's recurrence h = f * h_prev + i * g (``cells.article``)."""
+    return _single_state_cell_case(article_cell, 4, ("b",), rng)
+
+
 def _layer_case(rng, B=3, T=5, D=3, H=4):
     lstm = LSTM(D, H, rng=rng)
     x = rng.standard_normal((B, T, D))
@@ -279,6 +286,7 @@ CASES = {
     "stack": _stack_case,
     "rnn_layer": _rnn_layer_case,
     "gru_layer": _gru_layer_case,
+    "article_cell": _article_cell_case,
 }
 
 
@@ -355,8 +363,16 @@ def gradcheck_report(seed=0, tol=TOLERANCE):
     list of dict
         One row per checked array: ``component``, ``name``, ``shape``,
         ``error`` (relative error) and ``ok`` (``error <= tol``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``tol`` not a finite number > 0, or ``seed`` not an integer >= 0.
     """
-    rng = np.random.default_rng(seed)
+    tol = as_scalar("tol", tol, low=0, low_open=True)
+    if seed is not None and not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer >= 0; got {type(seed).__name__}")
+    rng = as_rng(seed)
     rows = []
     for component, make in CASES.items():
         loss_fn, arrays, analytic = make(rng)
@@ -368,13 +384,17 @@ def gradcheck_report(seed=0, tol=TOLERANCE):
 
 
 def format_report(rows, tol=TOLERANCE):
-    """The rows of ``gradcheck_report`` as a plain-text table."""
-    lines = [f"{'component':<10} {'array':<16} {'shape':<12} {'rel. error':>10}  ", "-" * 56]
-    for r in rows:
-        shape = "x".join(map(str, r["shape"])) or "()"
-        lines.append(f"{r['component']:<10} {r['name']:<16} {shape:<12} {r['error']:>10.2e}  {'ok' if r['ok'] else 'FAIL'}")
+    """The rows of ``gradcheck_report`` as a plain-text table (columns as wide as their longest entry)."""
+    wc = max([len("component"), *(len(r["component"]) for r in rows)])
+    wa = max([len("array"), *(len(r["name"]) for r in rows)])
+    shapes = ["x".join(map(str, r["shape"])) or "()" for r in rows]
+    ws = max([len("shape"), *map(len, shapes)])
+    rule = "-" * (wc + wa + ws + 20)
+    lines = [f"{'component':<{wc}} {'array':<{wa}} {'shape':<{ws}} {'rel. error':>10}", rule]
+    for r, shape in zip(rows, shapes):
+        lines.append(f"{r['component']:<{wc}} {r['name']:<{wa}} {shape:<{ws}} {r['error']:>10.2e}  {'ok' if r['ok'] else 'FAIL'}")
     n_bad = sum(not r["ok"] for r in rows)
-    lines.append("-" * 56)
+    lines.append(rule)
     lines.append(
         f"{len(rows)} arrays checked, tolerance {tol:.0e}: "
         + ("all passed" if n_bad == 0 else f"{n_bad} FAILED")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, as_mask
+from ._checks import as_array, as_float_array, as_mask, check_finite
 
 __all__ = ["masked_mse"]
 
@@ -21,13 +21,21 @@ def masked_mse(pred, target, mask=None):
         Entries with 0 are ignored (padding, held-out items); all ones if
         omitted. Must select at least one entry.
 
+    Raises
+    ------
+    TypeError, ValueError
+        Non-floating or mismatched dtypes, shapes, NaN/inf inputs, a mask that
+        is not 0/1 or selects nothing.
+    FloatingPointError
+        The loss overflows (finite inputs whose squared error is inf).
+
     Returns
     -------
     loss : float
     dpred : ndarray, shape S
         Gradient of ``loss`` with respect to ``pred``: 2 m (pred - target) / sum(m).
     """
-    pred = np.asarray(pred)
+    pred = as_array("pred", pred)
     dt = pred.dtype
     if not np.issubdtype(dt, np.floating):
         raise TypeError(f"pred has dtype {dt}; expected a floating dtype")
@@ -38,6 +46,9 @@ def masked_mse(pred, target, mask=None):
     n = m.sum()
     if n == 0:
         raise ValueError("mask selects no entries; the mean is undefined")
-    err = m * (pred - target)
-    loss = float(np.sum(err * err) / n)
-    return loss, (2.0 / n) * err
+    with np.errstate(over="ignore", invalid="ignore"):
+        err = m * (pred - target)
+        loss = np.sum(err * err) / n
+        dpred = (2.0 / n) * err
+    check_finite("masked_mse", loss=loss, dpred=dpred)
+    return float(loss), dpred

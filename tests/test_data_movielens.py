@@ -298,7 +298,7 @@ def test_fallback_order_and_log(tmp_path):
     assert (first.calls, second.calls, third.calls) == (1, 1, 0)
     assert lines[-1] == f"MovieLens-100K from second; cached in {tmp_path / 'ml-100k'}"
     assert any("first failed (OSError: host unreachable)" in line for line in lines)
-    assert cache_contents(tmp_path) == ["ml-100k", "ml-100k/u.data", "ml-100k/u.item"]
+    assert cache_contents(tmp_path) == ["ml-100k", "ml-100k/SHA256SUMS", "ml-100k/u.data", "ml-100k/u.item"]
 
 
 def test_cache_reuse_calls_no_source(tmp_path):
@@ -356,7 +356,7 @@ def test_invalid_cache_is_replaced(tmp_path):
     assert_small_data(ratings)
     assert "ignoring cache" in lines[0] and "line 1: expected 4 tab-separated fields, got 3" in lines[0]
     assert load_movielens_100k(tmp_path / "ml-100k", expected_sha256=SMALL_SHA).timestamp[0] == 100
-    assert cache_contents(tmp_path) == ["ml-100k", "ml-100k/u.data", "ml-100k/u.item"]
+    assert cache_contents(tmp_path) == ["ml-100k", "ml-100k/SHA256SUMS", "ml-100k/u.data", "ml-100k/u.item"]
 
 
 def test_plain_callables_and_source_objects(tmp_path):

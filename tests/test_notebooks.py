@@ -93,6 +93,35 @@ def test_committed_notebook_has_no_errors_or_local_paths(path):
                 assert "\x1b[" not in text, f"{path.name}, code cell {k}: terminal escape codes in the output"
 
 
+# A cell whose code draws: pyplot calls, Axes methods, or the package's figure helpers.
+DRAWS = re.compile(r"plt\.(figure|subplots|plot|imshow|bar|hist|scatter)\(|\.(plot|imshow|bar|barh|hist|scatter|"
+                   r"fill_between|axvspan|pcolormesh|matshow)\(|\bplot_\w+\(|_figure\(")
+
+
+def _has_image(cell):
+    return any("image/png" in o.get("data", {}) or "image/svg+xml" in o.get("data", {}) for o in cell["outputs"])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_committed_notebook_has_every_figure(path):
+    """Every cell that draws holds its image: a notebook executed under a non-inline
+    matplotlib backend (MPLBACKEND=Agg) loses its figures silently."""
+    lost = [k for k, c in enumerate(_code_cells(path), 1) if DRAWS.search("".join(c["source"])) and not _has_image(c)]
+    assert not lost, (f"{path.name}: code cells {lost} draw but hold no image; execute the notebook with the "
+                      "inline backend (no MPLBACKEND=Agg) and commit it")
+
+
+def test_figure_guard_catches_a_lost_figure(tmp_path):
+    """Control: a drawing cell without an image output fails the check above."""
+    nb = {"cells": [{"cell_type": "code", "source": ["fig, ax = plt.subplots()\n", "ax.plot([1, 2])"],
+                     "outputs": [{"output_type": "display_data", "data": {"text/plain": ["<Figure>"]}}],
+                     "execution_count": 1, "metadata": {}}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "99_lost.ipynb"
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    with pytest.raises(AssertionError, match=r"code cells \[1\] draw but hold no image"):
+        test_committed_notebook_has_every_figure(path)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
 def test_committed_notebook_is_small(path):
     size = path.stat().st_size

@@ -3,6 +3,7 @@
 * ``lstm_np.cells.lstm``  the LSTM step (and ``sigmoid``)
 * ``lstm_np.cells.gru``   the GRU step
 * ``lstm_np.cells.rnn``   the vanilla RNN step
+* ``lstm_np.cells.article``  the article's recurrence (no cell state), kept to show what it loses
 
 Each is written as its equations, one line per equation with the same
 symbols, no buffers and no tricks: this is what the notebooks teach. The
@@ -10,7 +11,7 @@ sequence layers in ``lstm_np.sequence`` compute the same numbers faster and
 are tested equal to these steps. These modules import NumPy only.
 """
 
-from . import gru, lstm, rnn
+from . import article, gru, lstm, rnn
 from .lstm import sigmoid
 
-__all__ = ["lstm", "gru", "rnn", "sigmoid"]
+__all__ = ["lstm", "gru", "rnn", "article", "sigmoid"]

@@ -70,7 +70,10 @@ RECBOLE_REQUIREMENT = "recbole==1.2.1"
 RECBOLE_INTER_MEMBER = "recbole/dataset_example/ml-100k/ml-100k.inter"
 RECBOLE_ITEM_MEMBER = "recbole/dataset_example/ml-100k/ml-100k.item"
 
-CACHE_SUBDIR = "ml-100k"  # <cache>/ml-100k/{u.data,u.item}
+CACHE_SUBDIR = "ml-100k"  # <cache>/ml-100k/{u.data,u.item,SHA256SUMS}
+#: In the cache folder: sha256 of u.data and u.item as written (``sha256sum -c`` reads it).
+CACHE_CHECKSUMS = "SHA256SUMS"
+CACHE_FILES = ("u.data", "u.item")
 RATING_RANGE = (1.0, 5.0)
 # Title columns of an atomic .item file, in order of preference.
 TITLE_COLUMNS = ("movie_title", "title")
@@ -173,6 +176,10 @@ _SEPARATOR_WORDS = {"\t": "tab-separated", "|": "'|'-separated"}
 
 def _decode_lines(data: bytes, name: str, encoding: str) -> list[str]:
     """Decode ``data`` and split it into lines (without line terminators)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        hint = f" (encode it: text.encode({encoding!r}), or pass the file to read_raw)" if isinstance(data, str) else ""
+        raise TypeError(f"{name}: expected the file's contents as bytes; got {type(data).__name__}{hint}")
+    data = bytes(data)
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as error:
@@ -670,6 +677,7 @@ def _store(ratings: Ratings, cache_dir: Path, log: Callable[[str], None]) -> Non
     old = cache_dir / f"{staging.name}-old"
     try:
         write_grouplens(ratings, staging / CACHE_SUBDIR)
+        _write_cache_checksums(staging / CACHE_SUBDIR)
         if target.exists():  # an invalid copy: move it aside, then swap
             os.replace(target, old)
         os.replace(staging / CACHE_SUBDIR, target)
@@ -680,6 +688,47 @@ def _store(ratings: Ratings, cache_dir: Path, log: Callable[[str], None]) -> Non
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_cache_checksums(folder: Path) -> None:
+    """Record the sha256 of each cached file in ``folder/SHA256SUMS`` (written atomically)."""
+    text = "".join(f"{_file_sha256(folder / name)}  {name}\n" for name in CACHE_FILES)
+    tmp = folder / f".{CACHE_CHECKSUMS}.tmp"
+    tmp.write_text(text, encoding="ascii")
+    os.replace(tmp, folder / CACHE_CHECKSUMS)
+
+
+def _verify_cache_files(folder: Path) -> bool:
+    """Check the cached files against ``SHA256SUMS``; False when there is none (a cache of
+    lstm_np <= 0.1). Raises ChecksumError naming the file that changed since it was cached."""
+    sums = folder / CACHE_CHECKSUMS
+    if not sums.exists():
+        return False
+    recorded = {}
+    for line in sums.read_text(encoding="ascii", errors="replace").splitlines():
+        digest, _, name = line.partition("  ")
+        recorded[name] = digest
+    for name in CACHE_FILES:
+        if name not in recorded:
+            raise ChecksumError(f"{sums} has no checksum for {name}")
+        got = _file_sha256(folder / name)
+        if got != recorded[name]:
+            raise ChecksumError(f"{folder / name} changed since it was cached "
+                                f"(sha256 {got}; {CACHE_CHECKSUMS} records {recorded[name]})")
+    return True
+
+
+def _check_titles(ratings: Ratings, folder: Path) -> None:
+    """Every rated item must have a non-empty title (an emptied u.item would not)."""
+    items = np.unique(ratings.item)
+    missing = [int(i) for i in items if not ratings.titles.get(int(i), "").strip()]
+    if missing:
+        raise ChecksumError(f"{folder / 'u.item'} lacks the titles of {len(missing)} of the {len(items)} "
+                            f"rated items (e.g. item {missing[0]})")
 
 
 def _unavailable_message(failures: list[tuple[str, str]], target: Path) -> str:
@@ -700,7 +749,9 @@ def fetch_movielens_100k(cache_dir: str | os.PathLike | None = None, *,
     ----------
     cache_dir : path-like, optional
         Defaults to :func:`default_cache_dir`; the data lives in ``cache_dir/ml-100k``
-        as ``u.data`` + ``u.item`` (GroupLens layout).
+        as ``u.data`` + ``u.item`` (GroupLens layout) with their sha256 in
+        ``SHA256SUMS``; a cached file that no longer matches its checksum (or
+        a u.item lacking the title of a rated item) is ignored and fetched again.
     sources : sequence of Source or callables returning RawFiles, optional
         Tried in order; defaults to :func:`default_sources` (GroupLens, then
         the ``recbole==1.2.1`` wheel from PyPI).
@@ -725,11 +776,20 @@ def fetch_movielens_100k(cache_dir: str | os.PathLike | None = None, *,
     failures: list[tuple[str, str]] = []
     if target.exists():
         try:
+            recorded = _verify_cache_files(target)
             ratings = load_movielens_100k(target, expected_sha256=expected_sha256)
+            _check_titles(ratings, target)
         except (OSError, ValueError) as error:  # DataFormatError, ChecksumError included
             failures.append((f"cache {target}", _reason(error)))
             log(f"ignoring cache {target}: {_reason(error)}")
         else:
+            if not recorded:  # written by an older lstm_np: the ratings and titles are checked; record them
+                try:
+                    _write_cache_checksums(target)
+                    log(f"cache {target} had no checksum of u.item (an older lstm_np wrote it); "
+                        f"titles checked, {CACHE_CHECKSUMS} recorded")
+                except OSError as error:
+                    log(f"cache {target} has no checksum of u.item and it could not be recorded: {_reason(error)}")
             log(f"MovieLens-100K from cache {target}")
             return ratings
     else:

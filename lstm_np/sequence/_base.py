@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import as_float_array, as_float_dtype, as_rng, check_sizes
+from collections.abc import Mapping, Sequence
+
+from .._checks import as_float_array, as_float_dtype, as_real_array, as_rng, check_sizes
 
 __all__ = ["RecurrentLayer", "read_torch_state", "read_keras_weights", "orthogonal"]
 
@@ -39,7 +41,10 @@ def read_torch_state(state_dict, gates, module, dtype=None):
     W_ih, W_hh, b_ih, b_hh : ndarray of ``dtype``
         In PyTorch's layout; a missing bias (``bias=False``) is zeros.
     """
-    extra = sorted(set(state_dict) - set(_TORCH_KEYS))
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"state_dict must be a dict of name -> array (PyTorch's state_dict()); "
+                        f"got {type(state_dict).__name__}")
+    extra = sorted(set(state_dict) - set(_TORCH_KEYS), key=str)
     if extra:
         raise ValueError(
             f"state_dict has keys {extra} that a single-layer, unidirectional {module} does not have; "
@@ -48,15 +53,16 @@ def read_torch_state(state_dict, gates, module, dtype=None):
     for k in _TORCH_KEYS[:2]:
         if k not in state_dict:
             raise ValueError(f"state_dict is missing {k!r}")
-    W_ih = np.asarray(state_dict["weight_ih_l0"])
-    dtype = as_float_dtype(W_ih.dtype if dtype is None else dtype)
+    dtype = _default_dtype("weight_ih_l0", state_dict["weight_ih_l0"], dtype)
+    W_ih = as_real_array("weight_ih_l0", state_dict["weight_ih_l0"], dtype)
     kH = _label(gates)
     if W_ih.ndim != 2 or W_ih.shape[0] % gates:
         raise ValueError(f"weight_ih_l0 has shape {W_ih.shape}; expected ({kH}, D)")
     H, D = W_ih.shape[0] // gates, W_ih.shape[1]
+    _check_exchange_sizes("weight_ih_l0", W_ih.shape, D, H)
 
     def read(name, dims, sizes):
-        return as_float_array(name, np.asarray(state_dict[name]).astype(dtype), dims, sizes, dtype)
+        return as_float_array(name, as_real_array(name, state_dict[name], dtype), dims, sizes, dtype)
 
     W_ih = read("weight_ih_l0", (kH, "D"), (gates * H, D))
     W_hh = read("weight_hh_l0", (kH, "H"), (gates * H, H))
@@ -66,30 +72,49 @@ def read_torch_state(state_dict, gates, module, dtype=None):
     return W_ih, W_hh, b_ih, b_hh
 
 
+def _default_dtype(name, a, dtype):
+    """``dtype`` checked, or when None the dtype of ``a`` if floating, else float64."""
+    if dtype is not None:
+        return as_float_dtype(dtype)
+    kind = getattr(getattr(a, "dtype", None), "kind", None)
+    return as_float_dtype(a.dtype) if kind == "f" and a.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
+def _check_exchange_sizes(name, shape, D, H):
+    if D < 1 or H < 1:
+        raise ValueError(f"{name} has shape {shape}, which means input_size D={D} and hidden_size H={H}; "
+                         "both must be at least 1")
+
+
 def read_keras_weights(weights, gates, dtype=None):
     """Check a Keras layer's ``get_weights()`` list: kernel (D, kH), recurrent kernel (H, kH), bias.
 
     Returns
     -------
     kernel, recurrent_kernel : ndarray of ``dtype``
-    bias : ndarray as given (the caller checks its layout), or None when left out
+    bias : ndarray of ``dtype`` (the caller checks its layout), or None when left out
     dtype : numpy dtype
         ``dtype``, or the kernel's when None.
     """
+    if isinstance(weights, (str, bytes, Mapping, np.ndarray)) or not isinstance(weights, Sequence):
+        raise TypeError(f"weights must be a list of arrays (a Keras layer's get_weights()); got {type(weights).__name__}")
     if len(weights) not in (2, 3):
         raise ValueError(
             f"weights has {len(weights)} arrays; expected [kernel, recurrent_kernel, bias] "
             "(or the first two when use_bias=False)"
         )
-    kernel = np.asarray(weights[0])
-    dtype = as_float_dtype(kernel.dtype if dtype is None else dtype)
+    dtype = _default_dtype("kernel", weights[0], dtype)
+    kernel = as_real_array("kernel", weights[0], dtype)
     kH = _label(gates)
     if kernel.ndim != 2 or kernel.shape[1] % gates:
         raise ValueError(f"kernel has shape {kernel.shape}; expected (D, {kH})")
     D, H = kernel.shape[0], kernel.shape[1] // gates
-    kernel = as_float_array("kernel", kernel.astype(dtype), ("D", kH), (D, gates * H), dtype)
-    rec = as_float_array("recurrent_kernel", np.asarray(weights[1]).astype(dtype), ("H", kH), (H, gates * H), dtype)
-    return kernel, rec, (np.asarray(weights[2]) if len(weights) == 3 else None), dtype
+    _check_exchange_sizes("kernel", kernel.shape, D, H)
+    kernel = as_float_array("kernel", kernel, ("D", kH), (D, gates * H), dtype)
+    rec = as_float_array("recurrent_kernel", as_real_array("recurrent_kernel", weights[1], dtype),
+                         ("H", kH), (H, gates * H), dtype)
+    bias = as_real_array("bias", weights[2], dtype) if len(weights) == 3 else None
+    return kernel, rec, bias, dtype
 
 
 class RecurrentLayer:

@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import as_float_array, as_sequence, as_state
+from .._checks import as_float_array, as_sequence, as_state, check_cache, check_finite
 from ..cells.gru import GATES
 from ._base import RecurrentLayer, orthogonal, read_keras_weights, read_torch_state
 from .fused import gru_gates_backward as gates_backward
@@ -282,13 +282,17 @@ class GRU(RecurrentLayer):
         dh0 : (B, H) ndarray
             Gradient for the initial state (pass to the previous chunk).
         """
-        if not isinstance(cache, GRUCache):
-            raise TypeError(f"cache must be the GRUCache returned by forward; got {type(cache).__name__}")
+        D, H, dt = self.input_size, self.hidden_size, self.dtype
+        check_cache(cache, GRUCache, self.params, {"act": (None, None, 3 * H)}, dt, "GRU")
         T, B, _ = cache.act.shape
-        H, dt = self.hidden_size, self.dtype
+        check_cache(cache, GRUCache, self.params, {"x": (T * B, D), "act": (T, B, 3 * H), "u_n": (T, B, H), "hs": (T + 1, B, H)}, dt, "GRU")
+        if cache.mask is not None:
+            check_cache(cache, GRUCache, self.params, {"mask": (T, B, 1)}, dt, "GRU")
         dout = as_float_array("dout", dout, ("B", "T", "H"), (B, T, H), dt)
         dh_T = as_state("dh_T", dh_T, B, H, dt, zeros_if_none=False)
-        dx, dh0, grads = gru_backward(dout, cache, dh_T)
+        with np.errstate(over="ignore", invalid="ignore"):
+            dx, dh0, grads = gru_backward(dout, cache, dh_T)
+        check_finite("GRU.backward", dx=dx, dh0=dh0, **{f"grads[{k!r}]": g for k, g in grads.items()})
         for k, g in grads.items():
             self.grads[k][...] = g
         return dx, dh0

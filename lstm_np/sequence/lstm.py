@@ -43,7 +43,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import as_float_array, as_sequence, as_state
+from .._checks import as_float_array, as_scalar, as_sequence, as_state, check_cache, check_finite
 from ..cells.lstm import GATES
 from ._base import RecurrentLayer, orthogonal, read_keras_weights, read_torch_state
 from .fused import activation_scales, gate_partials, gates_backward, gates_forward
@@ -167,6 +167,20 @@ def _check_reusable(reuse, sizes, dtype, params, inputs):
                 f"reuse: the cache's {LSTMCache._fields[j]} shares memory with another of its arrays, a parameter "
                 "or an input of this call; pass a cache you no longer need, as forward returned it"
             )
+
+
+def _check_cache(cache, layer):
+    """Raise unless ``cache`` is an LSTMCache from ``layer``'s own forward; return its (T, B)."""
+    D, H, dt = layer.input_size, layer.hidden_size, layer.dtype
+    check_cache(cache, LSTMCache, layer.params, {"act": (None, None, 4 * H)}, dt, "LSTM")
+    T, B, _ = cache.act.shape
+    check_cache(cache, LSTMCache, layer.params, dict(zip(LSTMCache._fields, _cache_shapes(T, B, D, H))), dt, "LSTM")
+    if cache.mask is not None:
+        check_cache(cache, LSTMCache, layer.params, {"mask": (T, B, 1)}, dt, "LSTM")
+    w = cache.written_by
+    if not (isinstance(w, np.ndarray) and w.shape == (1,) and w.dtype == np.int64) or not isinstance(cache.call, int):
+        raise ValueError("cache: its written_by/call are not the counter forward made; pass the cache forward returned")
+    return T, B
 
 
 def lstm_backward(dout, cache, dh_T=None, dc_T=None):
@@ -329,6 +343,7 @@ class LSTM(RecurrentLayer):
     """
 
     def __init__(self, input_size, hidden_size, *, rng=None, dtype=np.float64, forget_bias=1.0):
+        forget_bias = as_scalar("forget_bias", forget_bias)
         self._setup(input_size, hidden_size, rng, dtype, init_lstm_params, forget_bias=forget_bias)
 
     # ------------------------------------------------------------------ forward/backward
@@ -392,19 +407,19 @@ class LSTM(RecurrentLayer):
         dh0, dc0 : (B, H) ndarray
             Gradients for the initial state (pass to the previous chunk).
         """
-        if not isinstance(cache, LSTMCache):
-            raise TypeError(f"cache must be the LSTMCache returned by forward; got {type(cache).__name__}")
+        T, B = _check_cache(cache, self)
         if cache.written_by[0] != cache.call:
             raise ValueError(
                 "cache: its arrays were overwritten by a later forward(..., reuse=cache); backward needs the "
                 "cache of the forward it differentiates (reuse a cache only once you are done with it)"
             )
-        T, B, _ = cache.act.shape
         H, dt = self.hidden_size, self.dtype
         dout = as_float_array("dout", dout, ("B", "T", "H"), (B, T, H), dt)
         dh_T = as_state("dh_T", dh_T, B, H, dt, zeros_if_none=False)
         dc_T = as_state("dc_T", dc_T, B, H, dt, zeros_if_none=False)
-        dx, dh0, dc0, grads = lstm_backward(dout, cache, dh_T, dc_T)
+        with np.errstate(over="ignore", invalid="ignore"):
+            dx, dh0, dc0, grads = lstm_backward(dout, cache, dh_T, dc_T)
+        check_finite("LSTM.backward", dx=dx, dh0=dh0, dc0=dc0, **{f"grads[{k!r}]": g for k, g in grads.items()})
         for k, g in grads.items():
             self.grads[k][...] = g
         return dx, dh0, dc0
