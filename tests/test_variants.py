@@ -91,7 +91,7 @@ def test_no_forget_cell_only_accumulates(rng):
     np.testing.assert_allclose(c, c_prev + sigmoid(z["i"]) * np.tanh(z["g"]), rtol=0, atol=1e-15)
     np.testing.assert_allclose(h, sigmoid(z["o"]) * np.tanh(c), rtol=0, atol=1e-15)
     # dc_prev = dc: the gradient along the cell is never damped.
-    dh, dc = rng.standard_normal((3, 5)), rng.standard_normal((3, 5))
+    dc = rng.standard_normal((3, 5))
     _, _, dc_prev, _ = cv.no_forget_backward(np.zeros((3, 5)), dc, cv.no_forget_forward(x, h_prev, c_prev, p)[2])
     np.testing.assert_array_equal(dc_prev, dc)
 
