@@ -1090,7 +1090,7 @@ def plot_lab(r):
     if np.isfinite(top):
         ax.set_ylim(0, top)
     ax.set(xlabel="training step", ylabel=f"training bpc (moving mean of {window})",
-           title="Character model: training (first seed; a curve leaving the top diverged)")
+           title="Character model: training, first seed\n(a curve that leaves the top diverged)")
     ax.legend(fontsize="x-small", ncols=2)
     return fig
 
