@@ -5,8 +5,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 # NumPy's BLAS threads cost more than they bring on this project's small
-# matrices (one recommender epoch: about 1 s with 1 thread, 20 s with 2 on a
-# busy 2-core machine). Override with `make demo OPENBLAS_NUM_THREADS=2`.
+# matrices (one epoch of the recommender's LSTM: about 0.25 s with 1 thread
+# on a quiet 2-core machine, several times that when it is busy). Override
+# with `make demo OPENBLAS_NUM_THREADS=2`.
 OPENBLAS_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS
 

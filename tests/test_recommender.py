@@ -1,17 +1,15 @@
 import dataclasses
-import json
 
 import numpy as np
 import pytest
 
 from lstm_np import io
-from lstm_np.cli import main
 from lstm_np.data import TEST, TRAIN, VAL, Ratings, make_synthetic
 from lstm_np.gradcheck import TOLERANCE, check_gradients
 from lstm_np.recommender.baselines import BiasModel, fit_bias_model, rmse
 from lstm_np.recommender.evaluate import predict_part, recommend
 from lstm_np.recommender.model import RatingModel
-from lstm_np.recommender.pipeline import baselines, fit, load_model, prepare, save_model
+from lstm_np.recommender.pipeline import baselines, fit, prepare
 from lstm_np.recommender.sequences import UNKNOWN_ITEM, make_batch
 from lstm_np.recommender.train import TrainConfig, TrainingError, train
 
@@ -222,53 +220,6 @@ def test_bad_settings_are_rejected():
 # --------------------------------------------------------------------------- saving and loading
 
 
-def test_round_trip_predicts_exactly_the_same(tmp_path):
-    exp = prepare(make_synthetic(seed=0), {"name": "synthetic", "seed": 0})
-    _, bias_model = baselines(exp)
-    result = fit(exp, bias_model, QUICK, log=None, progress=False)
-    save_model(tmp_path / "model", result.model, exp, QUICK)
-    loaded, exp2, meta = load_model(tmp_path)
-    assert meta["train"]["hidden_size"] == QUICK.hidden_size
-    for part in (VAL, TEST):
-        np.testing.assert_array_equal(predict_part(result.model, exp.seqs, part)[1],
-                                      predict_part(loaded, exp2.seqs, part)[1])
-    assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave nothing behind
-
-
-@pytest.mark.parametrize(
-    "damage, message",
-    [
-        (lambda d: (d / "model.npz").write_bytes((d / "model.npz").read_bytes()[:100]), "do not match the checksum"),
-        (lambda d: (d / "model.json").write_text("{not json"), "not a readable JSON"),
-        (lambda d: (d / "model.npz").unlink(), "file not found"),
-        (lambda d: _edit_json(d, lambda j: j.update(version=99)), "format version 99"),
-        (lambda d: _edit_json(d, lambda j: j["meta"]["model"].update(hidden_size=7)), "the configuration needs"),
-        (lambda d: _edit_json(d, lambda j: j["meta"].update(kind="something else")), "not a recommender model"),
-        (lambda d: _edit_json(d, lambda j: j["meta"].pop("model")), "description is damaged"),
-        (lambda d: _edit_json(d, lambda j: j["meta"]["model"].update(dtype="int32")), "description is damaged"),
-        (lambda d: _edit_json(d, lambda j: j["meta"]["model"].update(cell="xyz")), "description is damaged"),
-        (lambda d: _edit_json(d, lambda j: j["meta"]["train"].update(lr=-1)), "description is damaged"),
-        (lambda d: _edit_json(d, lambda j: j.update(meta=5)), "lacks its 'arrays' or 'meta'"),
-        (lambda d: _edit_json(d, lambda j: j["arrays"].update({"head.b": {}})), "the description says"),
-        (lambda d: _edit_json(d, lambda j: j["meta"]["data"].update(seed=5)), "trained on other data"),
-    ],
-)
-def test_damaged_or_mismatched_files_are_clear_errors(tmp_path, damage, message):
-    exp = prepare(make_synthetic(n_users=30, seed=0), {"name": "synthetic", "seed": 0})
-    model = RatingModel(exp.seqs.num_items, exp.seqs.num_users, 3.0, embed_dim=4, hidden_size=5)
-    save_model(tmp_path / "model", model, exp, QUICK)
-    damage(tmp_path)
-    with pytest.raises(io.ModelFileError, match=message):
-        load_model(tmp_path)
-
-
-def _edit_json(folder, change):
-    path = folder / "model.json"
-    j = json.loads(path.read_text())
-    change(j)
-    path.write_text(json.dumps(j))
-
-
 def test_io_keeps_dots_in_names_and_the_usual_file_mode(tmp_path):
     io.save(tmp_path / "ckpt.epoch5", {"a": np.zeros(2)}, {"e": 5})
     io.save(tmp_path / "ckpt.epoch6", {"a": np.ones(2)}, {"e": 6})
@@ -315,32 +266,3 @@ def test_recommend_excludes_rated_items_and_sorts_by_score(exp, cell):
     ones = np.ones((1, n + 1))
     full = Batch(np.array([0]), items, prev, known, ones, ones, ones, -ones.astype(int))
     assert model.predict(full)[0, -1] == pytest.approx(scores[0], abs=1e-12)
-
-
-def test_cli_train_evaluate_recommend(tmp_path, capsys):
-    out = tmp_path / "run"
-    assert main(["train", "--data", "synthetic", "--epochs", "2", "--hidden-size", "8", "--embed-dim", "4",
-                 "--out", str(out), "--no-progress"]) == 0
-    for name in ("model.npz", "model.json", "metrics.json", "training.png"):
-        assert (out / name).stat().st_size > 0
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics["baselines"]) == {"global_mean", "bias"}
-    assert np.isfinite(metrics["lstm"]["test"]["rmse"])
-    capsys.readouterr()
-
-    assert main(["evaluate", str(out)]) == 0
-    table = capsys.readouterr().out
-    assert f"{metrics['lstm']['test']['rmse']:.4f}" in table and "bias model" in table
-
-    assert main(["recommend", str(out), "--user", "3", "--top", "4"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("Top 4 unseen movies for user 3") and len(lines) == 5
-    assert main(["recommend", str(out), "--user", "100000"]) == 2
-    assert main(["train", "--data", "synthetic", "--epochs", "0", "--out", str(tmp_path / "x")]) == 2
-    assert "epochs=0" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["recommend", str(out), "--user", "3", "--top", "-3"])
-    assert main(["train", "--data", "synthetic", "--cell", "gru", "--epochs", "1", "--hidden-size", "4",
-                 "--embed-dim", "3", "--out", str(tmp_path / "gru"), "--no-progress"]) == 0
-    assert json.loads((tmp_path / "gru" / "metrics.json").read_text())["train"]["cell"] == "gru"
-    assert main(["evaluate", str(tmp_path / "missing")]) == 2

@@ -1,16 +1,20 @@
-"""The sequence recommender: an LSTM that reads a user's ratings in time order
-and predicts how the user will rate the next movies.
+"""The recommender: baselines, matrix factorisation, and a recurrent correction of the base, under one protocol.
 
-* ``sequences``  users' histories as padded batches; the information rule
-* ``model``      embedding -> LSTM -> dense head, plus item and user biases
 * ``baselines``  global mean and the regularised bias model; RMSE, MAE
-* ``train``      minibatches, Adam, clipping, early stopping
-* ``evaluate``   scoring a held-out part; recommendations
-* ``pipeline``   the whole job, as run by ``lstm-np train``
+* ``mf``         biased matrix factorisation, fitted by minibatch SGD
+* ``hybrid``     a base plus an LSTM (GRU, RNN) that reads the user's history and corrects it
+* ``protocol``   choose on validation, refit on train + validation, score test once
+* ``pipeline``   the whole job, as run by ``lstm-np train``; saving and loading
+* ``sequences``, ``model``, ``train``, ``evaluate``  the first version's end-to-end
+  model (item embedding -> LSTM, bias tables), trained on the training part only
 """
 
+from .hybrid import SequenceConfig
+from .mf import MatrixFactorization, fit_mf
 from .model import RatingModel
-from .pipeline import load_model, run
+from .pipeline import SequenceRecommender, load_model, run
+from .protocol import run_protocol
 from .train import TrainConfig, TrainingError
 
-__all__ = ["RatingModel", "TrainConfig", "TrainingError", "run", "load_model"]
+__all__ = ["MatrixFactorization", "fit_mf", "SequenceConfig", "SequenceRecommender", "run_protocol", "RatingModel",
+           "TrainConfig", "TrainingError", "run", "load_model"]

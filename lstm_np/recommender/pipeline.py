@@ -1,7 +1,14 @@
-"""The whole job: data -> split -> baselines -> LSTM -> metrics, model and plots.
+"""The whole job: data -> split -> the protocol (every model chosen, refitted, scored) -> model, metrics, plot.
 
 Used by the ``lstm-np train / evaluate / recommend`` commands and by the
-notebooks, so all three do exactly the same thing.
+notebooks, so all three do exactly the same thing. ``run`` goes through
+``protocol.run_protocol`` and saves the refitted sequence model (its base
+included) with ``save_model``; ``load_model`` reads it back with the data.
+
+``prepare``, ``baselines``, ``new_model`` and ``fit`` build the first
+version's end-to-end model (``model.RatingModel``: item embedding -> LSTM,
+bias tables; trained on the training part only, validation only stopping
+it); they are kept for the notebook's comparison and the tests of that model.
 """
 
 from __future__ import annotations
@@ -15,19 +22,22 @@ from pathlib import Path
 import numpy as np
 
 from .. import io
-from ..data import TEST, VAL, Ratings, checksum, fetch_movielens_100k, make_synthetic, temporal_split
+from ..data import Ratings, checksum, fetch_movielens_100k, make_synthetic, temporal_split
 from .baselines import GlobalMean, fit_bias_model, mae, rmse
-from .evaluate import evaluate_part, predict_part
+from .hybrid import CorrectionNet, Histories, SequenceConfig, build_histories, make_cutset, make_inputs, \
+    next_step_inputs, predict_cuts
+from .mf import MatrixFactorization
 from .model import RatingModel
+from .protocol import BASES, ROW_LABELS, run_protocol
 from .sequences import UNKNOWN_ITEM, UserSequences, build_sequences
 from .train import TrainConfig, TrainResult, train
 
 __all__ = [
-    "Experiment", "load_data", "prepare", "baselines", "new_model", "fit", "save_model", "load_model",
-    "run", "metrics_table",
+    "Experiment", "load_data", "prepare", "baselines", "new_model", "fit", "SequenceRecommender", "save_model",
+    "load_model", "run", "metrics_table",
 ]
 
-MODEL_KIND = "lstm_np.recommender.RatingModel"
+MODEL_KIND = "lstm_np.recommender.SequenceRecommender"
 
 
 def load_data(name="movielens", *, cache_dir=None, seed=0, log=print):
@@ -111,24 +121,85 @@ def fit(exp: Experiment, bias_model, config: TrainConfig, **kwargs) -> TrainResu
     return train(new_model(exp, bias_model, config), exp.seqs, config, **kwargs)
 
 
-def save_model(path, model: RatingModel, exp: Experiment, config: TrainConfig, extra=None):
-    """Write ``path.npz`` and ``path.json``: parameters, vocabularies, settings, data."""
-    arrays = {**model.params, "vocab.user_ids": exp.seqs.user_ids, "vocab.item_ids": exp.seqs.item_ids}
-    data = {**exp.data_meta, "sha256": checksum(exp.ratings)}  # so a model never meets other data
-    meta = {"kind": MODEL_KIND, "model": model.config, "train": dataclasses.asdict(config),
-            "data": data, **(extra or {})}
+@dataclass
+class SequenceRecommender:
+    """The refitted model: a base (MF, or F = 0 for the bias / mean bases) plus the correction net.
+
+    Attributes
+    ----------
+    base : MatrixFactorization
+        Fitted on train + validation.
+    net : CorrectionNet
+    config : SequenceConfig
+    base_kind : "mf", "bias" or "mean"
+    """
+
+    base: MatrixFactorization
+    net: CorrectionNet
+    config: SequenceConfig
+    base_kind: str
+
+    def predict_test(self, h: Histories):
+        """(rows, prediction, rating) for every test rating of ``h``, reading train + validation only."""
+        preds = {1: self.base.predict(h.user, h.item)}
+        return predict_cuts(self.net, h, preds, {1: self.base.mu}, make_cutset(h, [1], self.config.window))
+
+    def recommend(self, h: Histories, user, top=10, exclude_rated=True):
+        """The ``top`` items with the highest predicted rating for user index ``user``.
+
+        The net reads the user's whole history (every rating known now, the
+        latest ``window`` of them); each candidate item j is then scored as
+        the next step, asked right after the last rating:
+        base(u, j) + correction.
+
+        Returns
+        -------
+        items : (top,) int64 item indices, best first
+        scores : (top,) float64 predicted ratings, clipped to [1, 5]
+        """
+        if not isinstance(top, (int, np.integer)) or top < 1:
+            raise ValueError(f"top must be a positive integer; got {top!r}")
+        if not 0 <= user < h.num_users:
+            raise ValueError(f"user index {user} is out of range [0, {h.num_users})")
+        candidates = np.arange(h.num_items)
+        if exclude_rated:
+            candidates = np.setdiff1d(candidates, h.item[h.offsets[user] : h.offsets[user + 1]])
+        base_all = self.base.predict(h.user, h.item)
+        n = int(h.offsets[user + 1] - h.offsets[user])
+        history = make_inputs(h, base_all, self.base.mu, [user], [max(n - self.config.window, 0)], [n], [n],
+                              self.net.dtype)
+        state = self.net.forward(history.x, history.mask)[1][-1]
+        x = next_step_inputs(h, base_all, self.base.mu, user, self.base.predict(np.full(len(candidates), user),
+                                                                             candidates), self.net.dtype)
+        if isinstance(state, tuple):
+            state = tuple(np.repeat(s, len(candidates), axis=0) for s in state)
+        else:
+            state = np.repeat(state, len(candidates), axis=0)
+        corr = self.net.forward(x, None, state)[0][:, 0].astype(np.float64)
+        score = np.clip(self.base.predict(np.full(len(candidates), user), candidates) + corr, 1.0, 5.0)
+        best = np.argsort(-score, kind="stable")[:top]
+        return candidates[best], score[best]
+
+
+def save_model(path, model: SequenceRecommender, h: Histories, ratings, data_meta, extra=None):
+    """Write ``path.npz`` and ``path.json``: base and net parameters, vocabularies, settings, data checksum."""
+    arrays = {**{f"base.{k}": v for k, v in model.base.params.items()}, **model.net.params,
+              "vocab.user_ids": h.user_ids, "vocab.item_ids": h.item_ids}
+    data = {**data_meta, "sha256": checksum(ratings)}  # so a model never meets other data
+    meta = {"kind": MODEL_KIND, "base": {"kind": model.base_kind, "mu": model.base.mu, "factors": model.base.shape[2]},
+            "net": model.net.config, "sequence": dataclasses.asdict(model.config), "data": data, **(extra or {})}
     return io.save(path, arrays, meta)
 
 
 def load_model(path, cache_dir=None):
-    """Load a saved model and the experiment (data, split, sequences) it belongs to.
+    """Load a saved model and the data (ratings, histories) it belongs to.
 
     ``path`` may be the model's ``.npz``/``.json`` or the folder holding ``model.npz``.
 
     Returns
     -------
-    model : RatingModel
-    exp : Experiment
+    model : SequenceRecommender
+    data : (Ratings, Histories)
     meta : dict
 
     Raises
@@ -143,15 +214,20 @@ def load_model(path, cache_dir=None):
     if meta.get("kind") != MODEL_KIND:
         raise io.ModelFileError(f"{path}: holds {meta.get('kind')!r}, not a recommender model")
     try:
-        cfg, data_meta = meta["model"], meta["data"]
-        TrainConfig(**meta["train"])  # the saved settings must still be valid ones
-        model = RatingModel(cfg["num_items"], cfg["num_users"], float(cfg["mean"]), embed_dim=cfg["embed_dim"],
-                            hidden_size=cfg["hidden_size"], rng=0, dtype=cfg["dtype"], cell=cfg.get("cell", "lstm"))
+        config = SequenceConfig(**meta["sequence"])
+        net_cfg, base_cfg, data_meta = meta["net"], meta["base"], meta["data"]
+        if base_cfg["kind"] not in BASES:
+            raise ValueError(f"unknown base {base_cfg['kind']!r}")
+        net = CorrectionNet(net_cfg["input_size"], net_cfg["hidden_size"], cell=net_cfg["cell"], rng=0,
+                            dtype=net_cfg["dtype"])
+        U, I = (int(arrays[k].shape[0]) for k in ("vocab.user_ids", "vocab.item_ids"))
+        base = MatrixFactorization(U, I, int(base_cfg["factors"]), mu=float(base_cfg["mu"]), rng=0)
         if data_meta.get("name") not in ("movielens", "synthetic"):
             raise ValueError(f"unknown data set {data_meta.get('name')!r}")
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise io.ModelFileError(f"{path}: the model description is damaged ({type(e).__name__}: {e})") from e
-    for name, value in model.params.items():
+    targets = {**{f"base.{k}": v for k, v in base.params.items()}, **net.params}
+    for name, value in targets.items():
         if name not in arrays:
             raise io.ModelFileError(f"{path}: parameter {name!r} is missing")
         if arrays[name].shape != value.shape or arrays[name].dtype != value.dtype:
@@ -164,64 +240,75 @@ def load_model(path, cache_dir=None):
     if checksum(ratings) != data_meta.get("sha256"):
         raise io.ModelFileError(f"{path}: the model was trained on other data than {data_meta['name']} "
                                 "as loaded now (checksum differs)")
-    exp = prepare(ratings, {k: v for k, v in data_meta.items() if k != "sha256"})
+    h = build_histories(ratings, temporal_split(ratings))
     for key in ("user_ids", "item_ids"):
-        if not np.array_equal(getattr(exp.seqs, key), arrays[f"vocab.{key}"]):
+        if not np.array_equal(getattr(h, key), arrays[f"vocab.{key}"]):
             raise io.ModelFileError(f"{path}: the model's {key} do not match the data set {meta['data']}")
-    return model, exp, meta
+    return SequenceRecommender(base, net, config, base_cfg["kind"]), (ratings, h), meta
 
 
-def metrics_table(metrics):
-    """The metrics as a plain-text table (test RMSE and MAE, with validation RMSE)."""
-    rows = [("global mean", metrics["baselines"]["global_mean"]),
-            (f"bias model (lam={metrics['baselines']['bias']['reg']:g})", metrics["baselines"]["bias"]),
-            (f"{metrics['train'].get('cell', 'lstm').upper()} (H={metrics['train']['hidden_size']}, "
-             f"seed {metrics['train']['seed']})", metrics["lstm"])]
-    lines = [f"{'model':<32} {'val RMSE':>9} {'test RMSE':>10} {'test MAE':>9}", "-" * 63]
-    for name, m in rows:
-        lines.append(f"{name:<32} {m['val']['rmse']:>9.4f} {m['test']['rmse']:>10.4f} {m['test']['mae']:>9.4f}")
+def row_label(name, row):
+    """A table label for row ``name`` of the protocol's results."""
+    c = row.get("choice", {})
+    if name == "bias":
+        return f"bias model (lam={c.get('reg', 0):g})"
+    if name == "mf":
+        return f"MF (F={c.get('factors')}, {c.get('epochs')} epochs)"
+    if name == "sequence":
+        return f"{c.get('cell', 'lstm').upper()} + {c.get('base', 'mf')} base ({c.get('epochs')} ep.)"
+    return ROW_LABELS.get(name, name)
+
+
+def metrics_table(rows):
+    """The protocol's rows as a plain-text table: validation and test RMSE and MAE."""
+    lines = [f"{'model':<30} {'val RMSE':>9} {'val MAE':>8} {'test RMSE':>10} {'test MAE':>9}", "-" * 70]
+    for name in sorted(rows, key=lambda n: list(ROW_LABELS).index(n) if n in ROW_LABELS else len(ROW_LABELS)):
+        m = rows[name]
+        lines.append(f"{row_label(name, m):<30} {m['val']['rmse']:>9.4f} {m['val']['mae']:>8.4f} "
+                     f"{m['test']['rmse']:>10.4f} {m['test']['mae']:>9.4f}")
     return "\n".join(lines)
 
 
-def run(data="movielens", config: TrainConfig | None = None, out_dir="runs/latest", *, cache_dir=None,
-        data_seed=0, log=print, progress=True, plot=True):
-    """Train on a data set and write ``model.npz/json``, ``metrics.json`` and ``training.png``.
+def run(data="movielens", config: SequenceConfig | None = None, out_dir="runs/latest", *, base="mf", cache_dir=None,
+        data_seed=0, log=print, plot=True, mf_grid=None):
+    """Run the protocol on a data set and write ``model.npz/json``, ``metrics.json`` and ``training.png``.
 
     Returns
     -------
     metrics : dict
-        Also written to ``out_dir/metrics.json``.
+        Also written to ``out_dir/metrics.json``; ``rows`` holds every
+        model's validation and test scores.
     """
-    config = config or TrainConfig()
+    config = config or SequenceConfig()
     out = Path(out_dir)
     ratings, data_meta = load_data(data, cache_dir=cache_dir, seed=data_seed, log=log)
-    exp = prepare(ratings, data_meta)
-    n_train, n_val, n_test = exp.split.sizes
+    split = temporal_split(ratings)
+    n_train, n_val, n_test = split.sizes
     if log:
-        log(f"{data}: {len(ratings):,} ratings, {exp.seqs.num_users:,} users, {exp.seqs.num_items - 1:,} items "
-            f"in training; split {n_train:,} / {n_val:,} / {n_test:,}")
-    base, bias_model = baselines(exp)
+        log(f"{data}: {len(ratings):,} ratings, {len(np.unique(ratings.user)):,} users, "
+            f"{len(np.unique(ratings.item)):,} items; split {n_train:,} / {n_val:,} / {n_test:,}")
     start = time.perf_counter()
-    result = fit(exp, bias_model, config, log=log, progress=progress,
-                 on_improve=lambda m: save_model(out / "model", m, exp, config))
+    result = run_protocol(ratings, config, base=base, mf_grid=mf_grid, log=log)
     seconds = time.perf_counter() - start
+    model = SequenceRecommender(result.base, result.net, config, base)
     metrics = {
         "data": data_meta,
         "split": {"train": n_train, "val": n_val, "test": n_test},
-        "train": dataclasses.asdict(config),
-        "lstm": {"val": evaluate_part(result.model, exp.seqs, VAL), "test": evaluate_part(result.model, exp.seqs, TEST)},
-        "baselines": base,
-        "best_epoch": result.best_epoch,
-        "train_seconds": round(seconds, 1),
+        "sequence": dataclasses.asdict(config),
+        "base": base,
+        "rows": result.rows,
+        "best_epoch": result.rows["sequence"]["choice"]["epochs"],
+        "seconds": round(seconds, 1),
         "history": result.history,
     }
-    save_model(out / "model", result.model, exp, config, extra={"metrics": {k: metrics[k] for k in ("lstm", "best_epoch")}})
+    h = result.histories
+    save_model(out / "model", model, h, ratings, data_meta, extra={"metrics": {"rows": result.rows}})
     io.atomic_write_bytes(out / "metrics.json", json.dumps(metrics, indent=2).encode())
     if plot:
         from .plots import training_figure
 
-        rows, pred, target = predict_part(result.model, exp.seqs, TEST)
+        _, pred, target = model.predict_test(h)
         training_figure(metrics, pred, target, out / "training.png")
     if log:
-        log(metrics_table(metrics))
+        log(metrics_table(result.rows))
     return metrics

@@ -15,7 +15,7 @@ def training_figure(metrics, pred, target, path=None):
     Parameters
     ----------
     metrics : dict
-        As written by ``pipeline.run`` (uses ``history`` and ``baselines``).
+        As written by ``pipeline.run`` (uses ``history``, ``rows``, ``best_epoch``, ``sequence``).
     pred, target : (N,) ndarray
         Test predictions and true ratings.
     path : path-like, optional
@@ -31,10 +31,11 @@ def training_figure(metrics, pred, target, path=None):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     hist = [h for h in metrics["history"] if h["train_mse"] is not None]
     epochs = [h["epoch"] for h in hist]
-    ax1.plot(epochs, [np.sqrt(h["train_mse"]) for h in hist], "o-", label="LSTM, train (teacher forced)")
+    cell = metrics["sequence"]["cell"].upper()
+    ax1.plot(epochs, [np.sqrt(h["train_mse"]) for h in hist], "o-", label=f"{cell}, training cuts")
     ax1.plot([h["epoch"] for h in metrics["history"]], [h["val_rmse"] for h in metrics["history"]], "o-",
-             label="LSTM, validation")
-    ax1.axhline(metrics["baselines"]["bias"]["val"]["rmse"], color="gray", ls="--", label="bias model, validation")
+             label=f"{cell}, validation")
+    ax1.axhline(metrics["rows"]["mf"]["val"]["rmse"], color="gray", ls="--", label="MF, validation")
     ax1.axvline(metrics["best_epoch"], color="k", lw=0.8, ls=":", label=f"best epoch ({metrics['best_epoch']})")
     ax1.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax1.set_xlabel("epoch")
@@ -49,7 +50,7 @@ def training_figure(metrics, pred, target, path=None):
     ax2.plot(levels, levels, "k--", lw=0.8, label="perfect")
     ax2.set_xlabel("true rating")
     ax2.set_ylabel("predicted rating")
-    ax2.set_title(f"Test predictions (RMSE {metrics['lstm']['test']['rmse']:.3f})")
+    ax2.set_title(f"Test predictions, refitted model (RMSE {metrics['rows']['sequence']['test']['rmse']:.3f})")
     ax2.set_ylim(0.8, 5.2)
     ax2.legend(fontsize=8)
     fig.tight_layout()
