@@ -638,7 +638,7 @@ class LabSettings:
     char_seq_len: int = 32
     char_lr: float = 1e-2
     char_chars: int = 300_000
-    # recommender
+    # recommender (RatingModel: the bias model + an LSTM over each user's history)
     rec_data: str = "movielens"
     rec_epochs: int = 3
     rec_hidden: int = 32
@@ -838,13 +838,17 @@ def _rec_experiment(name):
 
 
 def train_recommender(variant, seed, ls=LAB_FULL):
-    """The MovieLens recommender (``lstm_np.recommender``) with its LSTM replaced by a variant.
+    """The sequence recommender ``lstm_np.recommender.model.RatingModel`` with its LSTM replaced by a variant.
 
-    The model is the pipeline's own (``pipeline.new_model``, float64), its
+    ``RatingModel`` is the bias model (item and user effects, fitted first)
+    plus an LSTM that reads each user's ratings in time order and a dense
+    head on its output. It is built by ``pipeline.new_model`` (float64), its
     recurrent layer swapped for ``VariantLSTM(variant, ...)`` of the same
-    sizes; trained ``rec_epochs`` epochs with the pipeline's settings
-    otherwise (``TrainConfig``); the parameters of the best validation epoch
-    are scored on the test part.
+    sizes, trained ``rec_epochs`` epochs by ``recommender.train.train`` with
+    its settings otherwise (``TrainConfig``); the parameters of the best
+    validation epoch are scored on the test part of the temporal split.
+    (Not the matrix-factorisation base + correction net of
+    ``recommender.protocol``, whose layer is built inside the protocol.)
 
     Returns
     -------
@@ -1004,8 +1008,9 @@ def format_lab(r):
         f"{ls.char_batch} x {ls.char_seq_len} characters, held-out bits per character on the last 10 % of "
         f"{ls.char_chars:,} characters of the standard library's source (V = {r.get('char_V')}; an add-0.1 "
         f"bigram model: {r.get('char_bigram', float('nan')):.3f} bpc)."
-        + (f" Recommender: {ls.rec_data}, H = {ls.rec_hidden}, {ls.rec_epochs} epochs, best validation epoch "
-           f"scored on test (bias model: {r['rec_bias']:.4f})." if has_rec else "")
+        + (f" Recommender (``RatingModel``: the bias model + the variant over each user's history): {ls.rec_data}, "
+           f"H = {ls.rec_hidden}, {ls.rec_epochs} epochs, best validation epoch scored on test (bias model: "
+           f"{r['rec_bias']:.4f})." if has_rec else "")
         + " Mean ± sample sd over the seeds. Params: of the cell at D = 2.",
         "",
         "| " + " | ".join(head) + " |",
