@@ -11,6 +11,15 @@ It writes ``results.md`` (the tables), ``results.json`` (every number),
 (a notebook, a test), ``run(out_dir, quick=True)`` does the same and returns
 the results as a dict.
 
+The laboratory (notebook 07) compares the variants of the cell
+(``lstm_np.cells.variants``) instead::
+
+    python -m lstm_np.experiments --lab           # about 13 minutes in one process
+    python -m lstm_np.experiments --lab --quick   # a few seconds
+
+and writes ``lab.md``, ``lab.json`` and ``lab.png`` (default folder
+runs/lab/); ``run_lab`` from Python. See the section "the laboratory" below.
+
 The three experiments:
 
 * **The adding problem** (Hochreiter and Schmidhuber, 1997). Each input

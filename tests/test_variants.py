@@ -416,3 +416,13 @@ def test_bigram_bpc_by_hand():
     # With k = 0.1 and V = 2: P(1 | 0) = 3.1 / 3.2, so "0 1" costs -log2(3.1 / 3.2) bits.
     assert bigram_bpc(train, np.array([0, 1]), 2) == pytest.approx(-np.log2(3.1 / 3.2), abs=1e-15)
     assert bigram_bpc(train, np.array([0, 0]), 2) == pytest.approx(-np.log2(0.1 / 3.2), abs=1e-15)
+
+
+def test_main_lab_flag_runs_the_laboratory(monkeypatch, tmp_path, lab_run, capsys):
+    import lstm_np.experiments as ex
+
+    calls = []
+    monkeypatch.setattr(ex, "run_lab", lambda out, quick, workers: calls.append((out, quick, workers)) or lab_run[1])
+    assert ex.main(["--lab", "--quick", "--out", str(tmp_path)]) == 0
+    assert calls == [(str(tmp_path), True, None)]
+    assert "| `coupled` |" in capsys.readouterr().out
