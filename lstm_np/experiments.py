@@ -87,6 +87,7 @@ __all__ = [
     "CharModel",
     "bigram_bpc",
     "train_char",
+    "train_char_charlm",
     "train_recommender",
     "run_lab",
     "format_lab",
@@ -639,7 +640,8 @@ class LabSettings:
     lr: float = 1e-2
     max_norm: float = 1.0
     n_test: int = 1000
-    # character model
+    # character model: "local" (``CharModel`` below) or "charlm" (``lstm_np.charlm.train_char_model``)
+    char_model: str = "local"
     char_hidden: int = 64
     char_embed: int = 16
     char_steps: int = 1000
@@ -660,6 +662,8 @@ class LabSettings:
             raise ValueError(f"variants {unknown} are not in {list(VARIANTS)}")
         if min(self.lengths) < 2:
             raise ValueError(f"lengths must be >= 2 (two markers); got {self.lengths}")
+        if self.char_model not in ("local", "charlm"):
+            raise ValueError(f"char_model must be 'local' or 'charlm'; got {self.char_model!r}")
 
     def adding_settings(self):
         """The ``Settings`` that ``train_adding`` and ``time_per_step`` read."""
@@ -793,6 +797,8 @@ def train_char(variant, seed, ls=LAB_FULL):
         ``bpc``, ``bigram_bpc`` (the same split), ``train_bpc`` (per step),
         ``seconds`` (median per training step), ``sha256`` of the text.
     """
+    if ls.char_model == "charlm":
+        return train_char_charlm(variant, seed, ls)
     text, sha = char_corpus(ls.char_chars)
     chars = sorted(set(text))
     ids = _encode(text, chars)
@@ -822,6 +828,23 @@ def train_char(variant, seed, ls=LAB_FULL):
         total += loss * yt[:, q : q + T].size
     return {"bpc": float(total / yt.size / np.log(2)), "bigram_bpc": bigram_bpc(train_ids, test_ids, V),
             "train_bpc": np.array(losses), "seconds": float(np.median(times)), "sha256": sha, "V": V}
+
+
+def train_char_charlm(variant, seed, ls=LAB_FULL):
+    """``train_char`` on the project's character model instead: ``lstm_np.charlm.train_char_model``
+    (embedding -> the variant -> softmax, its corpus, split and bigram model) with the variant as its layer
+    and the lab's sizes (learning rate decayed to a tenth). Returns the same dict as ``train_char``."""
+    from .charlm import train_char_model
+
+    def make_layer(input_size, hidden_size, rng):
+        return VariantLSTM(variant, input_size, hidden_size, rng=rng)
+
+    res = train_char_model(make_layer, None, hidden_size=ls.char_hidden, embed_dim=ls.char_embed,
+                           batch_size=ls.char_batch, seq_len=ls.char_seq_len, steps=ls.char_steps, lr=ls.char_lr,
+                           lr_final=ls.char_lr / 10, max_chars=ls.char_chars, eval_every=ls.char_steps,
+                           sample_every=ls.char_steps, sample_len=0, seed=seed)
+    return {"bpc": float(res.bpc), "bigram_bpc": float(res.bigram_bpc), "train_bpc": np.asarray(res.train_bpc),
+            "seconds": float(res.seconds_per_step), "sha256": res.corpus.sha256, "V": len(res.vocab)}
 
 
 def _encode(text, chars):

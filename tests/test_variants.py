@@ -426,3 +426,15 @@ def test_main_lab_flag_runs_the_laboratory(monkeypatch, tmp_path, lab_run, capsy
     assert ex.main(["--lab", "--quick", "--out", str(tmp_path)]) == 0
     assert calls == [(str(tmp_path), True, None)]
     assert "| `coupled` |" in capsys.readouterr().out
+
+
+def test_lab_character_model_can_be_the_projects_charlm():
+    pytest.importorskip("lstm_np.charlm", reason="lstm_np.charlm (issue 13, item 3) is not in this checkout")
+    import dataclasses
+
+    from lstm_np.experiments import LAB_QUICK, train_char
+
+    r = train_char("coupled", 0, dataclasses.replace(LAB_QUICK, char_model="charlm"))
+    assert np.isfinite(r["bpc"]) and np.isfinite(r["bigram_bpc"]) and r["seconds"] > 0
+    with pytest.raises(ValueError, match="char_model must be"):
+        dataclasses.replace(LAB_QUICK, char_model="karpathy")
