@@ -6,9 +6,10 @@ Modules, one idea each:
 * ``lstm_np.sequence``    the fast path: ``LSTM``, ``GRU``, ``RNN`` over whole sequences
   (BPTT, masks, initial state, weight exchange); its kernels in ``sequence.fused``
 * ``lstm_np.feedforward`` embedding and dense head
-* ``lstm_np.losses``      masked MSE
+* ``lstm_np.losses``      masked MSE, softmax cross-entropy
 * ``lstm_np.optim``       SGD with momentum, Adam, global-norm clipping
 * ``lstm_np.gradcheck``   numerical gradients and the report
+* ``lstm_np.charlm``      a character-level language model (``lstm-np textgen``)
 * ``lstm_np.exercises``   the checker for the exercises of notebook 08
 * ``lstm_np.data``      MovieLens-100K, the temporal split, synthetic data
 * ``lstm_np.recommender``  the sequence recommender

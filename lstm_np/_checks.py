@@ -252,26 +252,31 @@ def as_float_dtype(dtype):
     return dtype
 
 
-def check_cache(cache, cache_type, params, arrays, dtype, layer):
-    """Raise unless ``cache`` is what this layer's ``forward`` returned.
+def check_cache(cache, cache_type, params, shapes, dtype, layer):
+    """Raise unless ``cache`` is what this layer's ``forward`` returned; return its (T, B).
 
     Parameters
     ----------
     cache : object
         What the caller passed to ``backward``.
     cache_type : type
-        The NamedTuple class ``forward`` returns (e.g. ``LSTMCache``).
+        The NamedTuple class ``forward`` returns (e.g. ``LSTMCache``); it has
+        fields ``act`` (T, B, kH), ``mask`` ((T, B, 1) or None), ``Wx``, ``Wh``.
     params : dict of ndarray
         The layer's parameters; the cache must hold these very arrays as
         ``Wx`` and ``Wh`` (a cache of another layer of the same sizes would
         otherwise silently give that layer's gradients).
-    arrays : dict of str to tuple
-        Field name -> expected shape (``None`` entries accept any size) of
-        the cache's arrays, e.g. ``{"x": (None, D), "act": (T, B, 4H)}``.
+    shapes : callable
+        ``shapes(T, B)`` -> dict of field name -> the exact shape that field
+        must have, e.g. ``{"x": (T * B, D), "act": (T, B, 4 * H), ...}``.
     dtype : numpy dtype
         The layer's; every cache array must have it.
     layer : str
         Named in the messages (``"LSTM"``).
+
+    Returns
+    -------
+    T, B : int
     """
     name = cache_type.__name__
     if not isinstance(cache, cache_type):
@@ -281,26 +286,40 @@ def check_cache(cache, cache_type, params, arrays, dtype, layer):
             f"cache was made by another {layer} (or before this layer's parameters were replaced); "
             "backward needs the cache of this layer's own forward"
         )
-    for field, shape in arrays.items():
+    act = cache.act
+    if isinstance(act, np.ndarray) and act.ndim == 3:
+        T, B = act.shape[:2]
+        expected = shapes(T, B)
+        if cache.mask is not None:
+            expected["mask"] = (T, B, 1)
+    else:
+        T = B = None
+        expected = {"act": ("T", "B", "kH")}
+    for field, shape in expected.items():  # one pass, exact comparisons: backward calls this every time
         a = getattr(cache, field)
-        ok = (isinstance(a, np.ndarray) and a.dtype == dtype and a.ndim == len(shape)
-              and _sizes_match(shape, a.shape))
-        if not ok:
+        if not (isinstance(a, np.ndarray) and a.dtype == dtype and a.shape == shape):
             got = f"{a.dtype}{a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
-            want = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
+            want = "(" + ", ".join(str(s) for s in shape) + ")"
             raise ValueError(f"cache.{field} is {got}; this {layer} ({np.dtype(dtype)}) needs "
                              f"a {np.dtype(dtype)} array of shape {want}: pass the cache its forward returned")
+    return T, B
 
 
 def check_finite(what, **arrays):
     """Raise FloatingPointError if any array holds NaN or inf (a result that overflowed).
 
     Called on results (gradients, losses) before they are stored, so an
-    overflow changes nothing.
+    overflow changes nothing. Fast path: the sum of an array is finite when
+    every entry is (one reduction per array, since backward calls this every
+    time); only when a sum is not finite (a NaN or inf, or finite entries so
+    large that their sum overflows) are the entries themselves checked.
     """
-    for name, a in arrays.items():
-        if not np.isfinite(a).all():
-            raise FloatingPointError(
-                f"{what}: {name} is not finite (NaN or inf); the computation overflowed "
-                "(inputs or upstream gradients too large for the dtype; scale the loss down or use float64)"
-            )
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = next((name for name, a in arrays.items()
+                    if not math.isfinite(np.add.reduce(a, axis=None) if a.size else 0.0) and not np.isfinite(a).all()),
+                   None)
+    if bad is not None:
+        raise FloatingPointError(
+            f"{what}: {bad} is not finite (NaN or inf); the computation overflowed "
+            "(inputs or upstream gradients too large for the dtype; scale the loss down or use float64)"
+        )

@@ -4,6 +4,7 @@
     lstm-np train [--data synthetic] ...   run the protocol (baselines, MF, sequence model), write model + metrics + plot
     lstm-np evaluate MODEL                 reprint the metrics of a saved model
     lstm-np recommend MODEL --user ID      the unseen movies it rates highest
+    lstm-np textgen [--text FILE] ...      a character-level language model: bits per character, samples
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def _cmd_gradcheck(args):
 
 def _cmd_train(args):
     from .recommender.hybrid import SequenceConfig
-    from .recommender.pipeline import run
+    from .recommender.pipeline import RUN_FILES, run
 
     given = {k: getattr(args, k) for k in ("cell", "hidden_size", "window", "cuts", "epochs", "patience", "lr",
                                             "batch_size", "seed", "dtype")}
@@ -35,16 +36,21 @@ def _cmd_train(args):
         return 2
     out = args.out or f"runs/{args.data}"
     _check_out(out, replaceable=RUN_FILES)  # before any training: a bad --out costs nothing
-    run(args.data, config, out, base=args.base, cache_dir=args.cache_dir, data_seed=args.data_seed)
+    run(args.data, config, out, base=args.base, cache_dir=args.cache_dir, data_seed=args.data_seed,
+        progress=not args.no_progress)
     print(f"wrote {out}/model.npz, {out}/model.json, {out}/metrics.json, {out}/training.png")
     return 0
 
 
 def _cmd_evaluate(args):
+    from .io import ModelFileError
     from .recommender.pipeline import load_model, metrics_table
     from .recommender.protocol import scores
 
     model, (ratings, h), meta = load_model(args.model, cache_dir=args.cache_dir)
+    if "metrics" not in meta:
+        raise ModelFileError(f"{args.model}: holds no metrics (field meta.metrics); evaluate reprints what "
+                             "train measured")
     rows = meta["metrics"]["rows"]
     saved = rows["sequence"]["test"]["rmse"]
     _, pred, target = model.predict_test(h)  # the loaded model, scored again
@@ -75,6 +81,25 @@ def _cmd_recommend(args):
     for rank, (item, score) in enumerate(zip(items, scores), 1):
         raw = int(h.item_ids[item])
         print(f"{rank:3d}. {score:.2f}  {ratings.titles.get(raw, f'item {raw}')}")
+    return 0
+
+
+def _cmd_textgen(args):
+    from .charlm import QUICK, CharLMConfig, file_corpus, train_char_model
+
+    base = CharLMConfig(**(QUICK if args.quick else {}))
+    names = ("steps", "hidden_size", "num_layers", "seed", "temperature", "dropout", "lr", "batch_size", "seq_len",
+             "max_chars", "sample_every")
+    settings = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
+    if "steps" in settings and "sample_every" not in settings:  # samples and evaluations ~4 times a run
+        settings["sample_every"] = max(1, settings["steps"] // 4)
+    settings["eval_every"] = settings.get("sample_every", base.eval_every)
+    if "lr" in settings:
+        settings["lr_final"] = min(base.lr_final, settings["lr"])
+    # Out-of-range values raise ValueError before anything runs: main prints one line, exit status 2.
+    corpus = None if args.text is None else file_corpus(args.text, settings.get("max_chars", base.max_chars))
+    result = train_char_model(args.cell, corpus, config=base, progress=not args.no_progress, log=print, **settings)
+    print(result.summary())
     return 0
 
 
@@ -117,8 +142,30 @@ def build_parser():
     p.add_argument("--dtype", choices=["float32", "float64"], help=f"default {d.dtype}")
     p.add_argument("--out", help="output folder (default runs/DATA)")
     p.add_argument("--cache-dir", help="where MovieLens is cached (default $LSTM_NP_CACHE or ~/.cache/lstm_np)")
-    p.add_argument("--no-progress", action="store_true", help="accepted for compatibility (one line per epoch)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="leave out the line per epoch (the summary lines and the table are still printed)")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("textgen", help="train a character-level language model; report bits per character "
+                                        "against a bigram model and print samples")
+    p.add_argument("--text", metavar="FILE",
+                   help="a UTF-8 text file (default: the Python standard library's source)")
+    p.add_argument("--steps", type=int, help="training steps (default 3000; 30 with --quick)")
+    p.add_argument("--hidden", dest="hidden_size", type=int,
+                   help="hidden units per layer (default 256; 32 with --quick)")
+    p.add_argument("--layers", dest="num_layers", type=int, help="stacked recurrent layers (default 1)")
+    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="default lstm")
+    p.add_argument("--dropout", type=float, help="dropout between stacked layers (default 0)")
+    p.add_argument("--lr", type=float, help="Adam learning rate at the start (default 6e-3, cosine decay to 3e-4)")
+    p.add_argument("--batch-size", type=int, help="parallel streams of text (default 16)")
+    p.add_argument("--seq-len", type=int, help="characters per truncated-BPTT chunk (default 64)")
+    p.add_argument("--max-chars", type=int, help="characters read (default 1,000,000)")
+    p.add_argument("--seed", type=int, help="seed of the weights, dropout and samples (default 0)")
+    p.add_argument("--temperature", type=float, help="sampling temperature (default 0.8)")
+    p.add_argument("--sample-every", type=int, help="steps between samples and evaluations (default 500)")
+    p.add_argument("--quick", action="store_true", help="a small model on 20,000 characters: a few seconds")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_textgen)
 
     for name, helptext, func in (("evaluate", "reprint the metrics of a saved model", _cmd_evaluate),
                                  ("recommend", "list the unseen movies a saved model rates highest", _cmd_recommend)):
@@ -130,10 +177,6 @@ def build_parser():
             p.add_argument("--top", type=_positive_int, default=10, help="how many movies (default 10)")
         p.set_defaults(func=func)
     return parser
-
-
-#: What a training run writes into its folder (an existing folder holding only these may be replaced).
-RUN_FILES = ("model.npz", "model.json", "metrics.json", "training.png")
 
 
 def _check_out(out, replaceable=None):

@@ -275,6 +275,76 @@ def _gru_layer_case(rng):
     return _single_state_layer_case(GRU, rng)
 
 
+def _stacked_case(rng, B=3, T=4, D=3, H=(4, 3, 2)):
+    """``Stack`` of an LSTM, a GRU and an RNN, with dropout (fixed masks) between them,
+    a sequence mask, initial states and gradients arriving at every final state."""
+    from .sequence.stack import Stack
+
+    layers = [LSTM(D, H[0], rng=rng), GRU(H[0], H[1], rng=rng), RNN(H[1], H[2], rng=rng)]
+    for layer in layers:  # not just the zero initial biases
+        for k in layer.params:
+            if k.startswith("b"):
+                layer.params[k] += 0.3 * rng.standard_normal(layer.params[k].shape)
+    stack = Stack(layers, dropout=0.5)
+    x = rng.standard_normal((B, T, D))
+    mask = np.ones((B, T))
+    mask[0, 2:] = 0  # a shorter sequence
+    mask[1, 1] = 0   # a hole inside a sequence
+    drop = [(rng.random((B, T, h)) < 0.5) / 0.5 for h in H[:2]]  # fixed dropout masks, scaled by 1/(1-p)
+    state0 = [(rng.standard_normal((B, H[0])), rng.standard_normal((B, H[0]))),
+              rng.standard_normal((B, H[1])), rng.standard_normal((B, H[2]))]
+    R = rng.standard_normal((B, T, H[2]))
+    Rs = [(rng.standard_normal((B, H[0])), rng.standard_normal((B, H[0]))),
+          rng.standard_normal((B, H[1])), rng.standard_normal((B, H[2]))]
+    arrays = {"x": x, "l0.h0": state0[0][0], "l0.c0": state0[0][1], "l1.h0": state0[1], "l2.h0": state0[2],
+              **stack.params}
+
+    def loss():
+        out, state, _ = stack.forward(x, state0, mask, dropout_masks=drop)
+        (h, c), h1, h2 = state
+        return (np.sum(out * R) + np.sum(h * Rs[0][0]) + np.sum(c * Rs[0][1]) + np.sum(h1 * Rs[1])
+                + np.sum(h2 * Rs[2]))
+
+    _, _, cache = stack.forward(x, state0, mask, dropout_masks=drop)
+    dx, ds = stack.backward(R, cache, Rs)
+    analytic = {"x": dx, "l0.h0": ds[0][0], "l0.c0": ds[0][1], "l1.h0": ds[1], "l2.h0": ds[2],
+                **{k: v.copy() for k, v in stack.grads.items()}}
+    return loss, arrays, analytic
+
+
+def _softmax_ce_case(rng, B=3, T=4, V=5):
+    """``softmax_cross_entropy`` with a mask (mean over the unmasked positions)."""
+    from .losses import softmax_cross_entropy
+
+    logits = 2.0 * rng.standard_normal((B, T, V))
+    targets = rng.integers(0, V, size=(B, T))
+    mask = np.ones((B, T))
+    mask[0, 1:] = 0
+
+    def loss():
+        return softmax_cross_entropy(logits, targets, mask)[0]
+
+    return loss, {"logits": logits}, {"logits": softmax_cross_entropy(logits, targets, mask)[1]}
+
+
+def _char_lm_case(rng, B=2, T=4, V=6, E=3, H=4):
+    """The character model: Embedding -> 2-layer LSTM stack (dropout) -> Dense -> softmax cross-entropy."""
+    from .charlm import CharLM
+
+    model = CharLM(V, lambda d, h, r: LSTM(d, h, rng=r), embed_dim=E, hidden_size=H, num_layers=2,
+                   dropout=0.3, rng=rng)
+    ids, targets = rng.integers(0, V, size=(B, T)), rng.integers(0, V, size=(B, T))
+    drop = [(rng.random((B, T, H)) < 0.7) / 0.7]
+    state0 = [(0.5 * rng.standard_normal((B, H)), 0.5 * rng.standard_normal((B, H))) for _ in range(2)]
+    arrays = model.params
+
+    def loss():
+        return model.loss(ids, targets, state0, dropout_masks=drop)[0]
+
+    model.backward(model.loss(ids, targets, state0, dropout_masks=drop)[2])
+    return loss, arrays, {k: v.copy() for k, v in model.grads.items()}
+
+
 CASES = {
     "lstm_cell": _cell_case,
     "gru_cell": _gru_cell_case,
@@ -287,6 +357,9 @@ CASES = {
     "rnn_layer": _rnn_layer_case,
     "gru_layer": _gru_layer_case,
     "article_cell": _article_cell_case,
+    "stacked": _stacked_case,
+    "softmax_ce": _softmax_ce_case,
+    "char_lm": _char_lm_case,
 }
 
 

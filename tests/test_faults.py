@@ -657,45 +657,59 @@ def test_control_a_mixed_pair_without_a_self_describing_npz_is_refused(tmp_path)
 
 # --------------------------------------------------------------------------- the recommender's model files
 
-# The schema the recommender pipeline is meant to pass to ``io.load`` (see the report to the lead).
-RECOMMENDER_SCHEMA = {
-    "kind": io.Str(["lstm_np.recommender.RatingModel"]),
-    "model": {
-        "num_items": io.Int(2, 10**7, dim=[("item_embed.W", 0), ("item_bias.W", 0), ("vocab.item_ids", 0)]),
-        "num_users": io.Int(1, 10**7, dim=[("user_bias.W", 0), ("vocab.user_ids", 0)]),
-        "mean": io.Float(-1e6, 1e6),
-        "embed_dim": io.Int(1, 4096, dim=("item_embed.W", 1)),
-        "hidden_size": io.Int(1, 4096, dim=("head.W", 0)),
-        "dtype": io.Str(["float32", "float64"]),
-        "cell": io.Str(["lstm", "gru", "rnn"], optional=True),
-    },
-    "train": io.Any(dict_only=True),
-    "data": {"name": io.Str(["movielens", "synthetic"]), "seed": io.Int(0, 2**63 - 1, optional=True),
-             "sha256": io.Str()},
-}
+
+def _saved_recommender(folder):
+    """A small SequenceRecommender (untrained) saved as ``folder/model``, on the synthetic data it names."""
+    from lstm_np.data import make_synthetic, temporal_split
+    from lstm_np.recommender.hybrid import CorrectionNet, SequenceConfig, build_histories
+    from lstm_np.recommender.mf import MatrixFactorization
+    from lstm_np.recommender.pipeline import SequenceRecommender, save_model
+
+    ratings = make_synthetic(seed=0)
+    h = build_histories(ratings, temporal_split(ratings))
+    config = SequenceConfig(hidden_size=4, window=8, dtype="float64")
+    model = SequenceRecommender(MatrixFactorization(h.num_users, h.num_items, 2, mu=3.5, rng=0),
+                                CorrectionNet(hidden_size=4, rng=0, dtype=np.float64), config, "mf")
+    save_model(folder / "model", model, h, ratings, {"name": "synthetic", "seed": 0})
+
+
+def _deep_json(j):
+    j["meta"]["metrics"] = "DEEP"
+    return json.dumps(j).replace('"DEEP"', "[" * 100_000 + "]" * 100_000)
 
 
 @pytest.mark.parametrize("change, culprit", [
-    (lambda j: j["meta"]["data"].update(seed="abc"), "seed"),
-    (lambda j: j["meta"]["model"].update(mean=float("nan")), "mean"),
-    (lambda j: j["meta"]["model"].update(num_items=10**9), "num_items"),
-    (lambda j: j["meta"]["model"].update(num_users=10**6), "num_users"),
-    (lambda j: j["meta"]["model"].update(hidden_size=7), "hidden_size"),
-    (lambda j: j["meta"]["model"].pop("embed_dim"), "embed_dim"),
-    (lambda j: j["meta"]["model"].update(dtype="int32"), "dtype"),
-    (lambda j: j["meta"].pop("train"), "train"),
+    (lambda j: j["meta"]["data"].update(seed="abc"), "meta.data.seed"),
+    (lambda j: j["meta"]["sequence"].update(seed="abc"), "meta.sequence.seed"),
+    (lambda j: j["meta"]["base"].update(mu=float("nan")), "meta.base.mu"),
+    (lambda j: j["meta"]["base"].update(num_items=10**9), "meta.base.num_items"),
+    (lambda j: j["meta"]["base"].update(num_users=10**6), "meta.base.num_users"),
+    (lambda j: j["meta"]["base"].update(factors=10**9), "meta.base.factors"),
+    (lambda j: j["meta"]["net"].update(hidden_size=10**6), "meta.net.hidden_size"),
+    (lambda j: j["meta"]["net"].update(input_size=10**6), "meta.net.input_size"),
+    (lambda j: j["meta"]["base"].pop("num_items"), "meta.base.num_items"),
+    (lambda j: j["arrays"].pop("vocab.item_ids"), "vocab.item_ids"),
+    (lambda j: j["meta"]["net"].update(dtype="int32"), "meta.net.dtype"),
+    (lambda j: j["meta"]["sequence"].update(dtype="float16"), "meta.sequence.dtype"),
+    (lambda j: j["meta"].pop("sequence"), "meta.sequence"),
+    (lambda j: j["meta"].update(kind="lstm_np.recommender.RatingModel"), "meta.kind"),
+    (_deep_json, "nested"),
 ])
-def test_the_issues_edited_model_json_cases_are_refused_by_the_schema(tmp_path, change, culprit):
-    from lstm_np.data import make_synthetic
-    from lstm_np.recommender.model import RatingModel
-    from lstm_np.recommender.pipeline import prepare, save_model
-    from lstm_np.recommender.train import TrainConfig
+def test_the_issues_edited_model_json_cases_are_refused_by_the_schema(tmp_path, monkeypatch, change, culprit):
+    from lstm_np.recommender import pipeline
 
-    exp = prepare(make_synthetic(n_users=20, seed=0), {"name": "synthetic", "seed": 0})
-    model = RatingModel(exp.seqs.num_items, exp.seqs.num_users, 3.0, embed_dim=3, hidden_size=4)
-    save_model(tmp_path / "model", model, exp, TrainConfig(embed_dim=3, hidden_size=4))
-    io.load(tmp_path / "model", schema=RECOMMENDER_SCHEMA)  # the saved file passes
-    _edit(tmp_path, change)
+    _saved_recommender(tmp_path)
+    pipeline.load_model(tmp_path)  # the saved file loads
+    path = tmp_path / "model.json"
+    j = json.loads(path.read_text())
+    text = change(j)
+    path.write_text(text if isinstance(text, str) else json.dumps(j))
     before = _files(tmp_path)
-    refused(lambda: io.load(tmp_path / "model", schema=RECOMMENDER_SCHEMA), io.ModelFileError, culprit)
+
+    def allocates(*args, **kwargs):
+        raise AssertionError("load_model built a layer or loaded the data before refusing the file")
+
+    for name in ("MatrixFactorization", "CorrectionNet", "_load_data_from_meta"):
+        monkeypatch.setattr(pipeline, name, allocates)
+    refused(lambda: pipeline.load_model(tmp_path), io.ModelFileError, culprit)
     assert _files(tmp_path) == before

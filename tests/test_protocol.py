@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -273,11 +274,20 @@ def _edit_json(folder, change):
 @pytest.mark.parametrize("damage, message", [
     (lambda d: (d / "model.npz").write_bytes((d / "model.npz").read_bytes()[:100]), "do not match the checksum"),
     (lambda d: (d / "model.json").write_text("{not json"), "not a readable JSON"),
-    (lambda d: _edit_json(d, lambda j: j["meta"]["net"].update(hidden_size=7)), "the configuration needs"),
-    (lambda d: _edit_json(d, lambda j: j["meta"]["base"].update(factors=3)), r"parameter 'base.P'"),
-    (lambda d: _edit_json(d, lambda j: j["meta"]["base"].update(kind="svd")), "description is damaged"),
+    (lambda d: _edit_json(d, lambda j: j["meta"]["net"].update(hidden_size=7)),
+     r"meta.net.hidden_size is 7 but array 'head.W'"),
+    (lambda d: _edit_json(d, lambda j: j["meta"]["base"].update(factors=3)), r"meta.base.factors is 3 but array 'base.P'"),
+    (lambda d: _edit_json(d, lambda j: j["meta"]["base"].update(kind="svd")), r"meta.base.kind is 'svd'; expected one of"),
     (lambda d: _edit_json(d, lambda j: j["meta"].update(kind="x")), "not a recommender model"),
-    (lambda d: _edit_json(d, lambda j: j["meta"]["sequence"].update(lr=-1)), "description is damaged"),
+    (lambda d: _edit_json(d, lambda j: j["meta"]["sequence"].update(lr=-1)), r"meta.sequence.lr is -1"),
+    (lambda d: _edit_json(d, lambda j: j["meta"]["sequence"].update(lr=0)), r"meta.sequence is damaged .*lr=0"),
+    (lambda d: _edit_json(d, lambda j: j["meta"]["sequence"].update(extra=1)), r"meta.sequence is damaged .*'extra'"),
+    (lambda d: _edit_json(d, lambda j: j["meta"]["sequence"].update(cell="lstm")),
+     r"meta.sequence.cell is 'lstm' but meta.net.cell is 'gru'"),
+    (lambda d: _edit_json(d, lambda j: (j["meta"]["net"].update(dtype="float32"),
+                                        j["meta"]["sequence"].update(dtype="float32"))), "the configuration needs"),
+    (lambda d: _edit_json(d, lambda j: j["meta"]["metrics"]["rows"]["sequence"]["choice"].update(cell=3)),
+     r"meta.metrics.rows.sequence.choice.cell is 3"),
     (lambda d: _edit_json(d, lambda j: j["meta"]["data"].update(seed=5)), "trained on other data"),
 ])
 def test_damaged_or_mismatched_files_are_clear_errors(saved, tmp_path, damage, message):
@@ -291,22 +301,33 @@ def test_damaged_or_mismatched_files_are_clear_errors(saved, tmp_path, damage, m
 def test_a_nan_parameter_is_refused(saved, tmp_path):
     model, (ratings, h), meta = load_model(saved[0])
     model.base.params["b_item"][3] = np.nan
-    save_model(tmp_path / "model", model, h, ratings, {"name": "synthetic", "seed": 0}, extra={"metrics": {}})
+    save_model(tmp_path / "model", model, h, ratings, {"name": "synthetic", "seed": 0})
     with pytest.raises(io.ModelFileError, match="'base.b_item' contains NaN"):
         load_model(tmp_path)
+
+
+def test_a_model_saved_without_metrics_loads_but_evaluate_says_so(saved, tmp_path, capsys):
+    model, (ratings, h), _ = load_model(saved[0])
+    save_model(tmp_path / "model", model, h, ratings, {"name": "synthetic", "seed": 0})
+    assert "metrics" not in load_model(tmp_path)[2]
+    assert main(["recommend", str(tmp_path), "--user", "3", "--top", "2"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "holds no metrics (field meta.metrics)" in capsys.readouterr().err
 
 
 def test_cli_train_evaluate_recommend(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--data", "synthetic", "--epochs", "2", "--hidden-size", "4", "--window", "8",
-                 "--base", "bias", "--out", str(out)]) == 0
+                 "--base", "bias", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "choosing the epoch count" in printed and "epoch  1" not in printed  # --no-progress: no line per epoch
     for name in ("model.npz", "model.json", "metrics.json", "training.png"):
         assert (out / name).stat().st_size > 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["rows"]) == {"global_mean", "bias", "mf", "sequence"} and metrics["base"] == "bias"
     for row in metrics["rows"].values():
         assert all(np.isfinite(row[p][k]) for p in ("val", "test") for k in ("rmse", "mae"))
-    capsys.readouterr()
     assert main(["evaluate", str(out)]) == 0
     table = capsys.readouterr().out
     assert f"{metrics['rows']['sequence']['test']['rmse']:.4f}" in table and "bias model" in table and "MF" in table
@@ -317,6 +338,60 @@ def test_cli_train_evaluate_recommend(tmp_path, capsys):
     assert main(["train", "--data", "synthetic", "--epochs", "0", "--out", str(tmp_path / "x")]) == 2
     assert "epochs=0" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "missing")]) == 2
+
+
+def _files(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("where", ["training", "writing the figure"])
+def test_a_failed_run_leaves_the_earlier_run_and_a_second_run_replaces_it(tmp_path, monkeypatch, where):
+    from lstm_np.recommender import pipeline, plots
+    from lstm_np.recommender.hybrid import TrainingError
+
+    out = tmp_path / "run"
+    lines = []
+    run("synthetic", TINY, out, log=lines.append, mf_grid=TINY_GRID)
+    assert any(line.startswith("epoch  1") for line in lines)  # progress=True (the default) logs every epoch
+    first = _files(out)
+    assert {"model.npz", "model.json", "metrics.json", "training.png"} <= set(first)
+
+    def fails_midway(metrics, pred, target, path):
+        Path(path).write_bytes(b"half a png")
+        raise OSError(28, "No space left on device")
+
+    if where == "training":
+        def diverges(*args, **kwargs):
+            raise TrainingError("NaN or inf in the loss or a gradient at epoch 1, step 2")
+        monkeypatch.setattr(pipeline, "run_protocol", diverges)
+        error = TrainingError
+    else:  # model and metrics are already written (to the stage) when this fails
+        monkeypatch.setattr(plots, "training_figure", fails_midway)
+        error = OSError
+    with pytest.raises(error):
+        run("synthetic", dataclasses.replace(TINY, seed=1), out, log=None, mf_grid=TINY_GRID)
+    assert _files(out) == first  # the earlier run, byte for byte
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no staging folder left behind
+    load_model(out)
+
+    monkeypatch.undo()
+    run("synthetic", dataclasses.replace(TINY, seed=1), out, log=None, mf_grid=TINY_GRID)
+    second = _files(out)
+    assert set(second) == set(first)
+    for name in ("model.npz", "model.json", "metrics.json", "training.png"):
+        assert second[name] != first[name], name
+    assert json.loads(second["metrics.json"])["sequence"]["seed"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_run_refuses_a_folder_holding_other_files_before_loading_data(tmp_path, monkeypatch):
+    from lstm_np.recommender import pipeline
+
+    (tmp_path / "notes.txt").write_text("mine")
+    monkeypatch.setattr(pipeline, "load_data", lambda *a, **k: pytest.fail("loaded data before checking --out"))
+    with pytest.raises(FileExistsError, match="notes.txt"):
+        run("synthetic", TINY, tmp_path, log=None)
+    assert _files(tmp_path) == {"notes.txt": b"mine"}
 
 
 def test_nan_in_training_stops_with_an_error_naming_the_step():

@@ -5,6 +5,12 @@ notebooks, so all three do exactly the same thing. ``run`` goes through
 ``protocol.run_protocol`` and saves the refitted sequence model (its base
 included) with ``save_model``; ``load_model`` reads it back with the data.
 
+A run's folder (``RUN_FILES``) is written as a unit (``io.run_folder``): a
+reader sees the complete previous run or the complete new one, and a run
+that fails (NaN in training, a full disk) leaves the previous one as it
+was. ``load_model`` checks the description against ``MODEL_SCHEMA`` and
+the array headers before it reads any array data or builds anything.
+
 ``prepare``, ``baselines``, ``new_model`` and ``fit`` build the first
 version's end-to-end model (``model.RatingModel``: item embedding -> LSTM,
 bias tables; trained on the training part only, validation only stopping
@@ -24,8 +30,8 @@ import numpy as np
 from .. import io
 from ..data import Ratings, checksum, fetch_movielens_100k, make_synthetic, temporal_split
 from .baselines import GlobalMean, fit_bias_model, mae, rmse
-from .hybrid import CorrectionNet, Histories, SequenceConfig, build_histories, make_cutset, make_inputs, \
-    next_step_inputs, predict_cuts
+from .hybrid import CELLS, FEATURES, CorrectionNet, Histories, SequenceConfig, build_histories, make_cutset, \
+    make_inputs, next_step_inputs, predict_cuts
 from .mf import MatrixFactorization
 from .model import RatingModel
 from .protocol import BASES, ROW_LABELS, run_protocol
@@ -34,10 +40,51 @@ from .train import TrainConfig, TrainResult, train
 
 __all__ = [
     "Experiment", "load_data", "prepare", "baselines", "new_model", "fit", "SequenceRecommender", "save_model",
-    "load_model", "run", "metrics_table",
+    "load_model", "run", "metrics_table", "RUN_FILES", "MODEL_SCHEMA", "METRICS_SCHEMA",
 ]
 
 MODEL_KIND = "lstm_np.recommender.SequenceRecommender"
+
+#: What a training run writes into its folder (an existing folder holding only these may be replaced).
+RUN_FILES = ("model.npz", "model.json", "metrics.json", "training.png")
+
+_SCORES = {"rmse": io.Float(0), "mae": io.Float(0), "n": io.Int(0)}
+
+#: The saved model's ``meta``, checked (with the array headers) before any array data is read. Every size
+#: that decides an allocation equals an array's dimension (``dim``), so an edited size is refused, not allocated.
+MODEL_SCHEMA = {
+    "kind": io.Str([MODEL_KIND]),
+    "base": {
+        "kind": io.Str(list(BASES)),
+        "mu": io.Float(-1e6, 1e6),
+        "num_users": io.Int(1, dim=[("base.b_user", 0), ("base.P", 0), ("vocab.user_ids", 0)]),
+        "num_items": io.Int(1, dim=[("base.b_item", 0), ("base.Q", 0), ("vocab.item_ids", 0)]),
+        "factors": io.Int(0, dim=[("base.P", 1), ("base.Q", 1)]),
+    },
+    "net": {
+        "input_size": io.Int(len(FEATURES), len(FEATURES)),
+        "hidden_size": io.Int(1, dim=("head.W", 0)),
+        "cell": io.Str(sorted(CELLS)),
+        "dtype": io.Str(["float32", "float64"]),
+    },
+    "sequence": {
+        "cell": io.Str(sorted(CELLS)), "hidden_size": io.Int(1, dim=("head.W", 0)), "window": io.Int(1),
+        "cuts": io.Int(1), "epochs": io.Int(1), "patience": io.Int(1), "lr": io.Float(0), "batch_size": io.Int(1),
+        "clip": io.Float(0), "seed": io.Int(0), "dtype": io.Str(["float32", "float64"]),
+    },
+    "data": {"name": io.Str(["movielens", "synthetic"]), "seed": io.Int(0, optional=True), "sha256": io.Str()},
+}
+
+#: ``meta["metrics"]`` as ``run`` saves it (what ``lstm-np evaluate`` prints); checked when present.
+METRICS_SCHEMA = {
+    "rows": {
+        "global_mean": {"val": _SCORES, "test": _SCORES, "choice": io.Any(dict_only=True)},
+        "bias": {"val": _SCORES, "test": _SCORES, "choice": {"reg": io.Float(0)}},
+        "mf": {"val": _SCORES, "test": _SCORES, "choice": {"factors": io.Int(0), "epochs": io.Int(0)}},
+        "sequence": {"val": _SCORES, "test": _SCORES,
+                     "choice": {"epochs": io.Int(0), "cell": io.Str(sorted(CELLS)), "base": io.Str(list(BASES))}},
+    },
+}
 
 
 def load_data(name="movielens", *, cache_dir=None, seed=0, log=print):
@@ -182,11 +229,19 @@ class SequenceRecommender:
 
 
 def save_model(path, model: SequenceRecommender, h: Histories, ratings, data_meta, extra=None):
-    """Write ``path.npz`` and ``path.json``: base and net parameters, vocabularies, settings, data checksum."""
+    """Write ``path.npz`` and ``path.json``: base and net parameters, vocabularies, settings, data checksum.
+
+    ``meta`` (see ``MODEL_SCHEMA``): ``kind``; ``base`` (kind, mu, num_users,
+    num_items, factors); ``net`` (``CorrectionNet.config``); ``sequence``
+    (the ``SequenceConfig``); ``data`` (name, seed, sha256 of the ratings);
+    plus ``extra`` (``run`` adds ``metrics``).
+    """
     arrays = {**{f"base.{k}": v for k, v in model.base.params.items()}, **model.net.params,
               "vocab.user_ids": h.user_ids, "vocab.item_ids": h.item_ids}
     data = {**data_meta, "sha256": checksum(ratings)}  # so a model never meets other data
-    meta = {"kind": MODEL_KIND, "base": {"kind": model.base_kind, "mu": model.base.mu, "factors": model.base.shape[2]},
+    U, I, F = model.base.shape
+    meta = {"kind": MODEL_KIND,
+            "base": {"kind": model.base_kind, "mu": model.base.mu, "num_users": U, "num_items": I, "factors": F},
             "net": model.net.config, "sequence": dataclasses.asdict(model.config), "data": data, **(extra or {})}
     return io.save(path, arrays, meta)
 
@@ -195,6 +250,10 @@ def load_model(path, cache_dir=None):
     """Load a saved model and the data (ratings, histories) it belongs to.
 
     ``path`` may be the model's ``.npz``/``.json`` or the folder holding ``model.npz``.
+
+    Everything in the description is checked against ``MODEL_SCHEMA`` (and
+    ``METRICS_SCHEMA``) and against the array headers before any array data
+    is read, any layer is built or the data set is loaded.
 
     Returns
     -------
@@ -205,27 +264,36 @@ def load_model(path, cache_dir=None):
     Raises
     ------
     lstm_np.io.ModelFileError
-        Unreadable or inconsistent files, or a model that does not fit the data.
+        Unreadable or inconsistent files (naming the file and the field), or
+        a model that does not fit the data.
     """
     path = Path(path)
     if path.is_dir():
         path = path / "model"
-    arrays, meta = io.load(path)
+    found = io.inspect(path)
+    meta, where = found.meta, str(found.json_path)
     if meta.get("kind") != MODEL_KIND:
-        raise io.ModelFileError(f"{path}: holds {meta.get('kind')!r}, not a recommender model")
+        raise io.ModelFileError(f"{where}: holds {meta.get('kind')!r}, not a recommender model "
+                                f"(field meta.kind should be {MODEL_KIND!r})")
+    io.check_meta(meta, MODEL_SCHEMA, arrays=found.arrays, where=where)
+    cell = meta["net"]["cell"]  # the recurrent layer's parameter names depend on it
+    io.check_meta(meta, {"net": {"input_size": io.Int(dim=(f"{cell}.Wx", 0)),
+                                 "hidden_size": io.Int(dim=(f"{cell}.Wh", 0))}}, arrays=found.arrays, where=where)
+    if "metrics" in meta:
+        io.check_meta(meta, {"metrics": METRICS_SCHEMA}, where=where)
+    net_cfg, base_cfg, data_meta = meta["net"], meta["base"], meta["data"]
+    for key in ("cell", "hidden_size", "dtype"):
+        if meta["sequence"][key] != net_cfg[key]:
+            raise io.ModelFileError(f"{where}: field meta.sequence.{key} is {meta['sequence'][key]!r} but "
+                                    f"meta.net.{key} is {net_cfg[key]!r}; they must agree")
     try:
         config = SequenceConfig(**meta["sequence"])
-        net_cfg, base_cfg, data_meta = meta["net"], meta["base"], meta["data"]
-        if base_cfg["kind"] not in BASES:
-            raise ValueError(f"unknown base {base_cfg['kind']!r}")
-        net = CorrectionNet(net_cfg["input_size"], net_cfg["hidden_size"], cell=net_cfg["cell"], rng=0,
-                            dtype=net_cfg["dtype"])
-        U, I = (int(arrays[k].shape[0]) for k in ("vocab.user_ids", "vocab.item_ids"))
-        base = MatrixFactorization(U, I, int(base_cfg["factors"]), mu=float(base_cfg["mu"]), rng=0)
-        if data_meta.get("name") not in ("movielens", "synthetic"):
-            raise ValueError(f"unknown data set {data_meta.get('name')!r}")
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise io.ModelFileError(f"{path}: the model description is damaged ({type(e).__name__}: {e})") from e
+    except (TypeError, ValueError) as e:
+        raise io.ModelFileError(f"{where}: field meta.sequence is damaged ({e})") from None
+    arrays = found.read_arrays()
+    net = CorrectionNet(net_cfg["input_size"], net_cfg["hidden_size"], cell=cell, rng=0, dtype=net_cfg["dtype"])
+    base = MatrixFactorization(base_cfg["num_users"], base_cfg["num_items"], base_cfg["factors"],
+                               mu=float(base_cfg["mu"]), rng=0)
     targets = {**{f"base.{k}": v for k, v in base.params.items()}, **net.params}
     for name, value in targets.items():
         if name not in arrays:
@@ -237,7 +305,7 @@ def load_model(path, cache_dir=None):
             raise io.ModelFileError(f"{path}: parameter {name!r} contains NaN or inf")
         value[...] = arrays[name]
     ratings = _load_data_from_meta(data_meta, cache_dir)
-    if checksum(ratings) != data_meta.get("sha256"):
+    if checksum(ratings) != data_meta["sha256"]:
         raise io.ModelFileError(f"{path}: the model was trained on other data than {data_meta['name']} "
                                 "as loaded now (checksum differs)")
     h = build_histories(ratings, temporal_split(ratings))
@@ -270,17 +338,36 @@ def metrics_table(rows):
 
 
 def run(data="movielens", config: SequenceConfig | None = None, out_dir="runs/latest", *, base="mf", cache_dir=None,
-        data_seed=0, log=print, plot=True, mf_grid=None):
+        data_seed=0, log=print, progress=True, plot=True, mf_grid=None):
     """Run the protocol on a data set and write ``model.npz/json``, ``metrics.json`` and ``training.png``.
+
+    The folder ``out_dir`` is written as a unit (``io.run_folder``): it holds
+    the complete previous run until the new one is complete, then the new
+    one. It is checked before the data is loaded; a folder holding anything
+    but a previous run is refused.
+
+    Parameters
+    ----------
+    progress : bool
+        Log a line per epoch while the epoch count is chosen (False: only
+        the summary lines; ``log=None`` silences everything).
 
     Returns
     -------
     metrics : dict
         Also written to ``out_dir/metrics.json``; ``rows`` holds every
         model's validation and test scores.
+
+    Raises
+    ------
+    OSError
+        ``out_dir`` cannot be written, or holds files that are not a run.
+    TrainingError
+        NaN or inf in training; ``out_dir`` is left as it was.
     """
     config = config or SequenceConfig()
     out = Path(out_dir)
+    io.check_writable_dir(out, name="out", replaceable=RUN_FILES)  # before any work: a bad folder costs nothing
     ratings, data_meta = load_data(data, cache_dir=cache_dir, seed=data_seed, log=log)
     split = temporal_split(ratings)
     n_train, n_val, n_test = split.sizes
@@ -288,7 +375,7 @@ def run(data="movielens", config: SequenceConfig | None = None, out_dir="runs/la
         log(f"{data}: {len(ratings):,} ratings, {len(np.unique(ratings.user)):,} users, "
             f"{len(np.unique(ratings.item)):,} items; split {n_train:,} / {n_val:,} / {n_test:,}")
     start = time.perf_counter()
-    result = run_protocol(ratings, config, base=base, mf_grid=mf_grid, log=log)
+    result = run_protocol(ratings, config, base=base, mf_grid=mf_grid, log=log, progress=progress)
     seconds = time.perf_counter() - start
     model = SequenceRecommender(result.base, result.net, config, base)
     metrics = {
@@ -302,13 +389,14 @@ def run(data="movielens", config: SequenceConfig | None = None, out_dir="runs/la
         "history": result.history,
     }
     h = result.histories
-    save_model(out / "model", model, h, ratings, data_meta, extra={"metrics": {"rows": result.rows}})
-    io.atomic_write_bytes(out / "metrics.json", json.dumps(metrics, indent=2).encode())
-    if plot:
-        from .plots import training_figure
+    with io.run_folder(out, replaceable=RUN_FILES) as stage:
+        save_model(stage / "model", model, h, ratings, data_meta, extra={"metrics": {"rows": result.rows}})
+        io.atomic_write_bytes(stage / "metrics.json", json.dumps(metrics, indent=2).encode())
+        if plot:
+            from . import plots
 
-        _, pred, target = model.predict_test(h)
-        training_figure(metrics, pred, target, out / "training.png")
+            _, pred, target = model.predict_test(h)
+            plots.training_figure(metrics, pred, target, stage / "training.png")
     if log:
         log(metrics_table(result.rows))
     return metrics

@@ -108,7 +108,7 @@ def fit_base(kind, h: Histories, level, choice, seed=0):
 
 
 def run_protocol(ratings: Ratings, config: SequenceConfig | None = None, *, base="mf", mf_grid=None,
-                 sequence=True, log=print):
+                 sequence=True, log=print, progress=True):
     """Choose on validation, refit on train + validation, score test once, for every model.
 
     Parameters
@@ -124,6 +124,8 @@ def run_protocol(ratings: Ratings, config: SequenceConfig | None = None, *, base
     sequence : bool
         Train the sequence model (False: the baselines only).
     log : callable or None
+    progress : bool
+        Also log a line per epoch while the sequence model's epoch count is chosen.
 
     Returns
     -------
@@ -189,7 +191,8 @@ def run_protocol(ratings: Ratings, config: SequenceConfig | None = None, *, base
         log(f"{config.cell.upper()} correction of the {base} base: choosing the epoch count on validation")
         net = CorrectionNet(hidden_size=config.hidden_size, cell=config.cell, rng=seed, dtype=dtype)
         choose = train_corrector(net, h, pred_by_level, mus, make_cutset(h, range(3, 3 + config.cuts), config.window),
-                                 config, val_cuts=make_cutset(h, [2], config.window), log=log)
+                                 config, val_cuts=make_cutset(h, [2], config.window),
+                                 log=log if progress else None)
         epochs = choose.best_epoch  # 0 if no epoch beat the untrained net, which predicts the base exactly
         _, pred_val, target_val = predict_cuts(net, h, pred_by_level, mus, make_cutset(h, [2], config.window))
         # refit: a fresh net, the same seed, cuts at levels 2 .., test scored from level 1

@@ -3,6 +3,7 @@
 * ``lstm_np.sequence.lstm``   ``LSTM``: BPTT, masks, initial state, ``reuse``, weight exchange
 * ``lstm_np.sequence.gru``    ``GRU``, the same interface without a cell state
 * ``lstm_np.sequence.rnn``    ``RNN``, likewise
+* ``lstm_np.sequence.stack``  ``Stack``: layers one after another, dropout between them, PyTorch ``num_layers`` exchange
 * ``lstm_np.sequence.fused``  the element-wise kernels they use, each trick explained there
 * ``lstm_np.sequence._base``  what the three layers share (sizes, params/grads, exchange readers)
 
@@ -15,5 +16,6 @@ compute (tested to 1e-12 in float64).
 from .gru import GRU
 from .lstm import LSTM
 from .rnn import RNN
+from .stack import Stack
 
-__all__ = ["LSTM", "GRU", "RNN"]
+__all__ = ["LSTM", "GRU", "RNN", "Stack"]

@@ -283,11 +283,7 @@ class GRU(RecurrentLayer):
             Gradient for the initial state (pass to the previous chunk).
         """
         D, H, dt = self.input_size, self.hidden_size, self.dtype
-        check_cache(cache, GRUCache, self.params, {"act": (None, None, 3 * H)}, dt, "GRU")
-        T, B, _ = cache.act.shape
-        check_cache(cache, GRUCache, self.params, {"x": (T * B, D), "act": (T, B, 3 * H), "u_n": (T, B, H), "hs": (T + 1, B, H)}, dt, "GRU")
-        if cache.mask is not None:
-            check_cache(cache, GRUCache, self.params, {"mask": (T, B, 1)}, dt, "GRU")
+        T, B = check_cache(cache, GRUCache, self.params, lambda T, B: {"x": (T * B, D), "act": (T, B, 3 * H), "u_n": (T, B, H), "hs": (T + 1, B, H)}, dt, "GRU")
         dout = as_float_array("dout", dout, ("B", "T", "H"), (B, T, H), dt)
         dh_T = as_state("dh_T", dh_T, B, H, dt, zeros_if_none=False)
         with np.errstate(over="ignore", invalid="ignore"):

@@ -172,11 +172,8 @@ def _check_reusable(reuse, sizes, dtype, params, inputs):
 def _check_cache(cache, layer):
     """Raise unless ``cache`` is an LSTMCache from ``layer``'s own forward; return its (T, B)."""
     D, H, dt = layer.input_size, layer.hidden_size, layer.dtype
-    check_cache(cache, LSTMCache, layer.params, {"act": (None, None, 4 * H)}, dt, "LSTM")
-    T, B, _ = cache.act.shape
-    check_cache(cache, LSTMCache, layer.params, dict(zip(LSTMCache._fields, _cache_shapes(T, B, D, H))), dt, "LSTM")
-    if cache.mask is not None:
-        check_cache(cache, LSTMCache, layer.params, {"mask": (T, B, 1)}, dt, "LSTM")
+    T, B = check_cache(cache, LSTMCache, layer.params,
+                       lambda T, B: dict(zip(LSTMCache._fields, _cache_shapes(T, B, D, H))), dt, "LSTM")
     w = cache.written_by
     if not (isinstance(w, np.ndarray) and w.shape == (1,) and w.dtype == np.int64) or not isinstance(cache.call, int):
         raise ValueError("cache: its written_by/call are not the counter forward made; pass the cache forward returned")
@@ -209,7 +206,7 @@ def lstm_backward(dout, cache, dh_T=None, dc_T=None):
     dout_t = dout.transpose(1, 0, 2)  # (T, B, H) view, never written to
     dh = np.zeros((B, H), dtype=act.dtype) if dh_T is None else dh_T.copy()
     dc = np.zeros((B, H), dtype=act.dtype) if dc_T is None else dc_T.copy()
-    grads = {"Wx": np.zeros_like(Wx), "Wh": np.zeros_like(Wh), "b": np.zeros(H4, dtype=act.dtype)}
+    grads = None  # the first chunk's share, then the sums
     dx = np.empty((B, T, D), dtype=act.dtype)
     K, k = _chunk_steps(T, B, H4)
     dz = np.empty((K, B, H4), dtype=act.dtype)      # partials, then dz, of one chunk's steps
@@ -240,9 +237,13 @@ def lstm_backward(dout, cache, dh_T=None, dc_T=None):
                 dh, dc = dh_prev, dc_prev
         # This chunk's share of the parameter gradients and of dx: one GEMM each.
         dz_flat = dz[:n].reshape(-1, H4)
-        grads["Wx"] += xt[start * B : stop * B].T @ dz_flat
-        grads["Wh"] += hs[start:stop].reshape(-1, H).T @ dz_flat
-        grads["b"] += dz_flat.sum(axis=0)
+        share = {"Wx": xt[start * B : stop * B].T @ dz_flat, "Wh": hs[start:stop].reshape(-1, H).T @ dz_flat,
+                 "b": dz_flat.sum(axis=0)}
+        if grads is None:  # the last chunk, computed first (one chunk: the whole sum, nothing to add)
+            grads = share
+        else:
+            for name in grads:
+                grads[name] += share[name]
         dx[:, start:stop] = (dz_flat @ Wx.T).reshape(n, B, D).transpose(1, 0, 2)
     return dx, dh, dc, grads
 

@@ -246,11 +246,7 @@ class RNN(RecurrentLayer):
             Gradient for the initial state (pass to the previous chunk).
         """
         D, H, dt = self.input_size, self.hidden_size, self.dtype
-        check_cache(cache, RNNCache, self.params, {"act": (None, None, H)}, dt, "RNN")
-        T, B, _ = cache.act.shape
-        check_cache(cache, RNNCache, self.params, {"x": (T * B, D), "act": (T, B, H), "hs": (T + 1, B, H)}, dt, "RNN")
-        if cache.mask is not None:
-            check_cache(cache, RNNCache, self.params, {"mask": (T, B, 1)}, dt, "RNN")
+        T, B = check_cache(cache, RNNCache, self.params, lambda T, B: {"x": (T * B, D), "act": (T, B, H), "hs": (T + 1, B, H)}, dt, "RNN")
         dout = as_float_array("dout", dout, ("B", "T", "H"), (B, T, H), dt)
         dh_T = as_state("dh_T", dh_T, B, H, dt, zeros_if_none=False)
         with np.errstate(over="ignore", invalid="ignore"):
