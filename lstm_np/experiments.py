@@ -41,7 +41,7 @@ The three experiments:
 from __future__ import annotations
 
 import argparse
-import functools
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -82,12 +82,7 @@ __all__ = [
     "LAB_FULL",
     "LAB_QUICK",
     "get_lab_settings",
-    "char_corpus",
-    "softmax_cross_entropy",
-    "CharModel",
-    "bigram_bpc",
     "train_char",
-    "train_char_charlm",
     "train_recommender",
     "run_lab",
     "format_lab",
@@ -640,8 +635,7 @@ class LabSettings:
     lr: float = 1e-2
     max_norm: float = 1.0
     n_test: int = 1000
-    # character model: "local" (``CharModel`` below) or "charlm" (``lstm_np.charlm.train_char_model``)
-    char_model: str = "local"
+    # character model (lstm_np.charlm)
     char_hidden: int = 64
     char_embed: int = 16
     char_steps: int = 1000
@@ -662,8 +656,6 @@ class LabSettings:
             raise ValueError(f"variants {unknown} are not in {list(VARIANTS)}")
         if min(self.lengths) < 2:
             raise ValueError(f"lengths must be >= 2 (two markers); got {self.lengths}")
-        if self.char_model not in ("local", "charlm"):
-            raise ValueError(f"char_model must be 'local' or 'charlm'; got {self.char_model!r}")
 
     def adding_settings(self):
         """The ``Settings`` that ``train_adding`` and ``time_per_step`` read."""
@@ -690,150 +682,23 @@ def get_lab_settings(quick=None):
 # --------------------------------------------------------------------------- the character model
 
 
-@functools.lru_cache(maxsize=4)
-def char_corpus(max_chars):
-    """The first ``max_chars`` characters of the standard library's ``.py`` files
-    (sorted by path), available offline on any installation.
-
-    Returns
-    -------
-    text : str
-    sha256 : str
-        Of the text, so that a number can be tied to the exact text read
-        (it differs between Python versions).
-    """
-    import hashlib
-    import sysconfig
-
-    root = Path(sysconfig.get_paths()["stdlib"])
-    paths = sorted(p for p in root.rglob("*.py") if not {"site-packages", "dist-packages"} & set(p.relative_to(root).parts))
-    parts, n = [], 0
-    for p in paths:
-        if n >= max_chars:
-            break
-        parts.append(p.read_bytes().decode("utf-8", errors="replace") + "\n")
-        n += len(parts[-1])
-    text = "".join(parts)[:max_chars]
-    return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def softmax_cross_entropy(logits, targets):
-    """Mean cross-entropy (nats) of integer ``targets`` (N,) under ``logits`` (N, V), and dL/dlogits.
-
-    log p = z - max z - log sum exp(z - max z);  dL/dz = (softmax(z) - onehot(target)) / N.
-    """
-    z = logits - logits.max(axis=1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    rows = np.arange(len(targets))
-    loss = -logp[rows, targets].mean()
-    dz = np.exp(logp)
-    dz[rows, targets] -= 1.0
-    return float(loss), dz / len(targets)
-
-
-class CharModel:
-    """One-hot characters -> a variant -> Dense -> softmax: the lab's character model.
-
-    Parameters
-    ----------
-    variant : str
-    V : int
-        Number of characters.
-    hidden_size : int
-    rng : numpy.random.Generator or int
-    """
-
-    def __init__(self, variant, V, hidden_size, rng):
-        rng = np.random.default_rng(rng)
-        self.V = V
-        self.cell = VariantLSTM(variant, V, hidden_size, rng=rng)
-        self.head = Dense(hidden_size, V, rng=rng)
-        layers = {"cell": self.cell, "head": self.head}
-        self.params = {f"{n}.{k}": v for n, layer in layers.items() for k, v in layer.params.items()}
-        self.grads = {f"{n}.{k}": v for n, layer in layers.items() for k, v in layer.grads.items()}
-
-    def loss(self, ids, targets, state=None, backward=True):
-        """Mean nats per character of ``targets`` (B, T) after ``ids`` (B, T), from
-        ``state`` (h, c) or zeros; fills ``grads`` when ``backward``. Returns
-        (loss, final state)."""
-        x = np.eye(self.V)[ids]  # (B, T, V) one-hot
-        h0, c0 = (None, None) if state is None else state
-        out, state, cache = self.cell.forward(x, h0, c0)
-        logits, head_cache = self.head.forward(out)
-        loss, dlogits = softmax_cross_entropy(logits.reshape(-1, self.V), targets.reshape(-1))
-        if backward:
-            dout = self.head.backward(dlogits.reshape(logits.shape), head_cache)
-            self.cell.backward(dout, cache)  # no gradient at the final state: truncated BPTT
-        return loss, state
-
-
-def _streams(ids, B):
-    """``ids`` cut into B contiguous streams (B, L) of inputs and of targets (the next characters)."""
-    L = (len(ids) - 1) // B
-    return ids[: B * L].reshape(B, L), ids[1 : B * L + 1].reshape(B, L)
-
-
-def bigram_bpc(train_ids, test_ids, V, k=0.1):
-    """Held-out bits per character of an add-k bigram model counted on ``train_ids``."""
-    counts = np.zeros((V, V))
-    np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1.0)
-    p = (counts + k) / (counts.sum(axis=1, keepdims=True) + k * V)
-    return float(-np.log2(p[test_ids[:-1], test_ids[1:]]).mean())
-
-
 def train_char(variant, seed, ls=LAB_FULL):
-    """Train the character model with one variant; score held-out bits per character.
+    """The project's character model (``lstm_np.charlm.train_char_model``) with the variant as its layer.
 
-    The text (``char_corpus(ls.char_chars)``) is split 90/10 in order; the
-    training part is read as ``char_batch`` streams, ``char_seq_len``
-    characters at a time, the state carried between chunks (truncated BPTT),
-    Adam at ``char_lr`` with the gradient clipped to norm 1. The held-out part
-    is read the same way (16 streams, no training) and scored in bits per
-    character.
+    Embedding (``char_embed``) -> ``VariantLSTM(variant, ...)`` (``char_hidden``)
+    -> softmax over the characters, trained ``char_steps`` steps of
+    truncated BPTT on ``char_batch`` streams of ``char_seq_len`` characters
+    of the standard library's source (the first ``char_chars`` characters),
+    Adam at ``char_lr`` decayed (cosine) to a tenth of it; scored in bits per
+    character on the held-out last tenth, beside charlm's bigram model on the
+    same split.
 
     Returns
     -------
     dict
-        ``bpc``, ``bigram_bpc`` (the same split), ``train_bpc`` (per step),
-        ``seconds`` (median per training step), ``sha256`` of the text.
+        ``bpc``, ``bigram_bpc``, ``train_bpc`` (per step), ``seconds`` (mean
+        per training step), ``sha256`` of the text read, ``V``.
     """
-    if ls.char_model == "charlm":
-        return train_char_charlm(variant, seed, ls)
-    text, sha = char_corpus(ls.char_chars)
-    chars = sorted(set(text))
-    ids = _encode(text, chars)
-    split = int(0.9 * len(ids))
-    train_ids, test_ids = ids[:split], ids[split:]
-    V = len(chars)
-    rng = np.random.default_rng(seed)
-    model = CharModel(variant, V, ls.char_hidden, rng)
-    opt = Adam(model.params, lr=ls.char_lr)
-    xs, ys = _streams(train_ids, ls.char_batch)
-    T, L = ls.char_seq_len, xs.shape[1]
-    state, p, losses, times = None, 0, [], []
-    for _ in range(ls.char_steps):
-        t0 = time.perf_counter()
-        if p + T > L:  # the streams are read: start again from a zero state
-            state, p = None, 0
-        loss, state = model.loss(xs[:, p : p + T], ys[:, p : p + T], state)
-        clip_grad_norm(model.grads, 1.0)
-        opt.step(model.grads)
-        p += T
-        times.append(time.perf_counter() - t0)
-        losses.append(loss / np.log(2))
-    xt, yt = _streams(test_ids, 16)
-    total, state = 0.0, None
-    for q in range(0, xt.shape[1], T):
-        loss, state = model.loss(xt[:, q : q + T], yt[:, q : q + T], state, backward=False)
-        total += loss * yt[:, q : q + T].size
-    return {"bpc": float(total / yt.size / np.log(2)), "bigram_bpc": bigram_bpc(train_ids, test_ids, V),
-            "train_bpc": np.array(losses), "seconds": float(np.median(times)), "sha256": sha, "V": V}
-
-
-def train_char_charlm(variant, seed, ls=LAB_FULL):
-    """``train_char`` on the project's character model instead: ``lstm_np.charlm.train_char_model``
-    (embedding -> the variant -> softmax, its corpus, split and bigram model) with the variant as its layer
-    and the lab's sizes (learning rate decayed to a tenth). Returns the same dict as ``train_char``."""
     from .charlm import train_char_model
 
     def make_layer(input_size, hidden_size, rng):
@@ -845,11 +710,6 @@ def train_char_charlm(variant, seed, ls=LAB_FULL):
                            sample_every=ls.char_steps, sample_len=0, seed=seed)
     return {"bpc": float(res.bpc), "bigram_bpc": float(res.bigram_bpc), "train_bpc": np.asarray(res.train_bpc),
             "seconds": float(res.seconds_per_step), "sha256": res.corpus.sha256, "V": len(res.vocab)}
-
-
-def _encode(text, chars):
-    lookup = {ch: k for k, ch in enumerate(chars)}
-    return np.fromiter((lookup[ch] for ch in text), dtype=np.int64, count=len(text))
 
 
 # --------------------------------------------------------------------------- the recommender
@@ -1016,6 +876,12 @@ def run_lab(out_dir="runs/lab", quick=None, verbose=True, workers=None, settings
     return r
 
 
+def _lab_settings(r):
+    """The ``LabSettings`` of a result dict (fields it does not know, from other versions, ignored)."""
+    names = {f.name for f in dataclasses.fields(LabSettings)}
+    return LabSettings(**{k: v for k, v in r["settings"].items() if k in names})
+
+
 def _mean_sd(values, digits):
     v = np.asarray(values, dtype=float)
     if not np.isfinite(v).all():
@@ -1025,7 +891,7 @@ def _mean_sd(values, digits):
 
 def format_lab(r):
     """The laboratory's Markdown table: one row per variant, one column per task and length."""
-    ls = LabSettings(**r["settings"])
+    ls = _lab_settings(r)
     has_rec = bool(r.get("rec"))
     head = ["variant", "change", "params"] + [f"adding T={T} (MSE)" for T in ls.lengths] + ["char (bpc)"]
     head += ["recommender (test RMSE)"] if has_rec else []
@@ -1036,10 +902,11 @@ def format_lab(r):
         f"Adding problem: H = {ls.hidden_size}, {ls.steps} Adam steps of batch {ls.batch_size}, lr {ls.lr}, "
         f"clip {ls.max_norm}; test MSE on {ls.n_test} sequences (predicting 1.0 gives "
         + ", ".join(f"{r['adding_baseline'][T]:.3f} at T={T}" for T in ls.lengths) + "). "
-        f"Character model: one-hot -> variant (H = {ls.char_hidden}) -> softmax, {ls.char_steps} steps of "
-        f"{ls.char_batch} x {ls.char_seq_len} characters, held-out bits per character on the last 10 % of "
-        f"{ls.char_chars:,} characters of the standard library's source (V = {r.get('char_V')}; an add-0.1 "
-        f"bigram model: {r.get('char_bigram', float('nan')):.3f} bpc)."
+        f"Character model (``lstm_np.charlm``): embedding (E = {ls.char_embed}) -> variant (H = {ls.char_hidden}) "
+        f"-> softmax, {ls.char_steps} steps of {ls.char_batch} x {ls.char_seq_len} characters, lr {ls.char_lr} "
+        f"decayed to {ls.char_lr / 10:g}; held-out bits per character on the last 10 % of {ls.char_chars:,} "
+        f"characters of the standard library's source (V = {r.get('char_V')}; the bigram model: "
+        f"{r.get('char_bigram', float('nan')):.3f} bpc)."
         + (f" Recommender (``RatingModel``: the bias model + the variant over each user's history): {ls.rec_data}, "
            f"H = {ls.rec_hidden}, {ls.rec_epochs} epochs, best validation epoch scored on test (bias model: "
            f"{r['rec_bias']:.4f})." if has_rec else "")
@@ -1061,7 +928,7 @@ def format_lab(r):
 
 def plot_lab(r):
     """Adding-problem MSE per variant and length; held-out bpc; recommender RMSE; training curves."""
-    ls = LabSettings(**r["settings"])
+    ls = _lab_settings(r)
     has_rec = bool(r.get("rec"))
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
