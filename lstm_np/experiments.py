@@ -977,7 +977,10 @@ def plot_lab(r):
     bpc = np.concatenate([np.asarray(x, dtype=float) for x in r["char"].values()])
     blown_up = np.nanmax(bpc) > 3 * r.get("char_bigram", np.inf)
     if blown_up:  # a variant whose training diverged: log scale, so that the others stay readable
+        from matplotlib.ticker import NullFormatter
+
         axes[0, 1].set_xscale("log")
+        axes[0, 1].xaxis.set_minor_formatter(NullFormatter())  # labels at 1, 10, 100 only
     axes[0, 1].set(xlabel="held-out bits per character" + (" (log)" if blown_up else ""),
                    title="Character model (| = mean)")
 
@@ -999,7 +1002,7 @@ def plot_lab(r):
     if np.isfinite(top):
         ax.set_ylim(0, top)
     ax.set(xlabel="training step", ylabel=f"training bpc (moving mean of {window})",
-           title="Character model: training, first seed\n(a curve that leaves the top diverged)")
+           title="Character model: training, first seed\n(the axis stops at twice the bigram model's bpc)")
     ax.legend(fontsize="x-small", ncols=2)
     return fig
 
