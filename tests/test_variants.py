@@ -395,3 +395,22 @@ def test_main_lab_flag_runs_the_laboratory(monkeypatch, tmp_path, lab_run, capsy
     assert ex.main(["--lab", "--quick", "--out", str(tmp_path)]) == 0
     assert calls == [(str(tmp_path), True, None)]
     assert "| `coupled` |" in capsys.readouterr().out
+
+def test_variants_stack_and_the_stack_passes_the_gradient_check(rng):
+    """A variant is a layer like the others: ``sequence.Stack`` takes it (cell state carried per layer)."""
+    from lstm_np.sequence import Stack
+
+    stack = Stack([VariantLSTM("peephole", 2, 3, rng=rng), VariantLSTM("article", 3, 3, rng=rng), LSTM(3, 2, rng=rng)])
+    for p in stack.params.values():
+        p += 0.3 * rng.standard_normal(p.shape)
+    x, R = rng.standard_normal((2, 4, 2)), rng.standard_normal((2, 4, 2))
+    mask = np.array([[1, 1, 1, 0], [1, 0, 1, 1]])
+
+    def loss():
+        return np.sum(stack.forward(x, mask=mask, train=False)[0] * R)
+
+    out, _, cache = stack.forward(x, mask=mask, train=False)
+    stack.backward(R, cache)
+    analytic = {k: g.copy() for k, g in stack.grads.items()}
+    errors = check_gradients(loss, stack.params, analytic)
+    assert len(errors) == 6 + 3 + 3 and max(errors.values()) <= TOLERANCE, errors
