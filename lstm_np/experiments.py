@@ -11,6 +11,15 @@ It writes ``results.md`` (the tables), ``results.json`` (every number),
 (a notebook, a test), ``run(out_dir, quick=True)`` does the same and returns
 the results as a dict.
 
+The laboratory (notebook 07) compares the variants of the cell
+(``lstm_np.cells.variants``) instead::
+
+    python -m lstm_np.experiments --lab           # about 13 minutes in one process
+    python -m lstm_np.experiments --lab --quick   # a few seconds
+
+and writes ``lab.md``, ``lab.json`` and ``lab.png`` (default folder
+runs/lab/); ``run_lab`` from Python. See the section "the laboratory" below.
+
 The three experiments:
 
 * **The adding problem** (Hochreiter and Schmidhuber, 1997). Each input
@@ -32,9 +41,11 @@ The three experiments:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import os
+import platform
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -43,7 +54,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .cells.variants import VARIANTS
 from .sequence import GRU, LSTM, RNN
+from .sequence.variants import VariantLSTM
 from .feedforward import Dense
 from .losses import masked_mse
 from .optim import Adam, clip_grad_norm
@@ -64,6 +77,17 @@ __all__ = [
     "format_results",
     "plot_adding",
     "plot_gradient_flow",
+    "LAB_VARIANTS",
+    "LabSettings",
+    "LAB_FULL",
+    "LAB_QUICK",
+    "get_lab_settings",
+    "train_char",
+    "train_recommender",
+    "run_lab",
+    "format_lab",
+    "plot_lab",
+    "load_lab",
     "main",
 ]
 
@@ -152,9 +176,9 @@ def adding_problem(n, T, rng, dtype=np.float64):
 
 
 def _cell_forward(cell, x, state=None):
-    """(out, state_T, cache) for any of the three cells; a state is a tuple,
-    (h,) for the RNN and GRU and (h, c) for the LSTM."""
-    if isinstance(cell, LSTM):
+    """(out, state_T, cache) for any of the three cells (or a variant); a state
+    is a tuple, (h,) for the RNN and GRU and (h, c) for the LSTM and its variants."""
+    if isinstance(cell, (LSTM, VariantLSTM)):
         h0, c0 = (None, None) if state is None else state
         out, (h, c), cache = cell.forward(x, h0=h0, c0=c0)
         return out, (h, c), cache
@@ -163,8 +187,8 @@ def _cell_forward(cell, x, state=None):
 
 
 def _cell_backward(cell, dout, cache, dstate):
-    """(dx, dstate_0) for any of the three cells; ``dstate`` as the state."""
-    if isinstance(cell, LSTM):
+    """(dx, dstate_0) for any of the three cells (or a variant); ``dstate`` as the state."""
+    if isinstance(cell, (LSTM, VariantLSTM)):
         dx, dh0, dc0 = cell.backward(dout, cache, dh_T=dstate[0], dc_T=dstate[1])
         return dx, (dh0, dc0)
     dx, dh0 = cell.backward(dout, cache, dh_T=dstate[0])
@@ -179,7 +203,10 @@ class AddingModel:
 
     Parameters
     ----------
-    cell : {"RNN", "GRU", "LSTM"}
+    cell : {"RNN", "GRU", "LSTM"} or a variant's name
+        One of ``CELLS`` (the fast layers), or a key of
+        ``lstm_np.cells.variants.VARIANTS`` ("lstm", "peephole", ...), run
+        by ``VariantLSTM`` on the reference path.
     hidden_size : int
     rng : numpy.random.Generator or int
 
@@ -193,7 +220,12 @@ class AddingModel:
 
     def __init__(self, cell, hidden_size, rng):
         rng = np.random.default_rng(rng)
-        self.cell = CELLS[cell](2, hidden_size, rng=rng)
+        if cell in CELLS:
+            self.cell = CELLS[cell](2, hidden_size, rng=rng)
+        elif cell in VARIANTS:
+            self.cell = VariantLSTM(cell, 2, hidden_size, rng=rng)
+        else:
+            raise ValueError(f"cell must be one of {list(CELLS)} or a variant {list(VARIANTS)}; got {cell!r}")
         self.head = Dense(hidden_size, 1, rng=rng, bias=1.0)
         layers = {"cell": self.cell, "head": self.head}
         self.params = {f"{n}.{k}": v for n, layer in layers.items() for k, v in layer.params.items()}
@@ -220,7 +252,7 @@ def train_adding(cell, T, seed, s=FULL):
 
     Parameters
     ----------
-    cell : {"RNN", "GRU", "LSTM"}
+    cell : {"RNN", "GRU", "LSTM"} or a variant's name (see ``AddingModel``)
     T : int
     seed : int
         Seeds the initial weights and the training batches.
@@ -298,7 +330,7 @@ def time_per_step(cell, T, s=FULL, seed=0):
 
     Parameters
     ----------
-    cell : {"RNN", "GRU", "LSTM"}
+    cell : {"RNN", "GRU", "LSTM"} or a variant's name (see ``AddingModel``)
     T : int
     s : Settings
         Uses ``hidden_size``, ``batch_size``, ``lr``, ``max_norm`` and
@@ -572,16 +604,440 @@ def plot_gradient_flow(results):
     return fig
 
 
+# =========================================================================== the laboratory
+# Which parts of the cell matter: every variant of ``lstm_np.cells.variants``
+# on the adding problem, a character-level language model and the MovieLens
+# recommender, the same seeds and budgets for each.
+
+
+#: The variants compared in the laboratory, in table order.
+LAB_VARIANTS = tuple(VARIANTS)
+
+
+@dataclass(frozen=True)
+class LabSettings:
+    """Sizes of the laboratory's three tasks (the same for every variant).
+
+    The adding problem uses ``train_adding`` with ``adding_settings()``; the
+    character model trains ``char_steps`` steps of truncated BPTT on the
+    standard library's source and scores bits per character on the held-out
+    last tenth; the recommender trains ``rec_epochs`` epochs (no early stop)
+    on ``rec_data`` and scores the test RMSE (``rec_epochs = 0`` leaves it out).
+    """
+
+    variants: tuple = LAB_VARIANTS
+    seeds: tuple = (0, 1, 2)
+    # adding problem
+    hidden_size: int = 32
+    lengths: tuple = (25, 75)
+    steps: int = 600
+    batch_size: int = 32
+    lr: float = 1e-2
+    max_norm: float = 1.0
+    n_test: int = 1000
+    # character model (lstm_np.charlm)
+    char_hidden: int = 64
+    char_embed: int = 16
+    char_steps: int = 1000
+    char_batch: int = 32
+    char_seq_len: int = 32
+    char_lr: float = 1e-2
+    char_chars: int = 300_000
+    # recommender (RatingModel: the bias model + an LSTM over each user's history)
+    rec_data: str = "movielens"
+    rec_epochs: int = 3
+    rec_hidden: int = 32
+    # time per step
+    timing_repeats: int = 10
+
+    def __post_init__(self):
+        unknown = [v for v in self.variants if v not in VARIANTS]
+        if unknown:
+            raise ValueError(f"variants {unknown} are not in {list(VARIANTS)}")
+        if min(self.lengths) < 2:
+            raise ValueError(f"lengths must be >= 2 (two markers); got {self.lengths}")
+
+    def adding_settings(self):
+        """The ``Settings`` that ``train_adding`` and ``time_per_step`` read."""
+        return Settings(hidden_size=self.hidden_size, lengths=self.lengths, seeds=self.seeds, steps=self.steps,
+                        batch_size=self.batch_size, lr=self.lr, max_norm=self.max_norm, n_test=self.n_test,
+                        flow_length=self.lengths[-1], timing_repeats=self.timing_repeats)
+
+
+#: The setting behind the README's laboratory table.
+LAB_FULL = LabSettings()
+#: A few seconds per variant: CI and the notebook's quick mode (synthetic recommender data).
+LAB_QUICK = LabSettings(
+    seeds=(0,), hidden_size=8, lengths=(8,), steps=60, batch_size=16, n_test=200,
+    char_hidden=16, char_embed=8, char_steps=15, char_batch=8, char_seq_len=16, char_chars=8_000,
+    rec_data="synthetic", rec_epochs=1, rec_hidden=8, timing_repeats=2,
+)
+
+
+def get_lab_settings(quick=None):
+    """``LAB_QUICK`` if ``quick`` (None: if ``LSTM_NP_QUICK`` is set, as ``get_settings``), else ``LAB_FULL``."""
+    return LAB_QUICK if get_settings(quick) is QUICK else LAB_FULL
+
+
+# --------------------------------------------------------------------------- the character model
+
+
+def train_char(variant, seed, ls=LAB_FULL):
+    """The project's character model (``lstm_np.charlm.train_char_model``) with the variant as its layer.
+
+    Embedding (``char_embed``) -> ``VariantLSTM(variant, ...)`` (``char_hidden``)
+    -> softmax over the characters, trained ``char_steps`` steps of
+    truncated BPTT on ``char_batch`` streams of ``char_seq_len`` characters
+    of the standard library's source (the first ``char_chars`` characters),
+    Adam at ``char_lr`` decayed (cosine) to a tenth of it; scored in bits per
+    character on the held-out last tenth, beside charlm's bigram model on the
+    same split.
+
+    Returns
+    -------
+    dict
+        ``bpc``, ``bigram_bpc``, ``train_bpc`` (per step), ``seconds`` (mean
+        per training step), ``sha256`` of the text read, ``V``.
+    """
+    from .charlm import train_char_model
+
+    def make_layer(input_size, hidden_size, rng):
+        return VariantLSTM(variant, input_size, hidden_size, rng=rng)
+
+    res = train_char_model(make_layer, None, hidden_size=ls.char_hidden, embed_dim=ls.char_embed,
+                           batch_size=ls.char_batch, seq_len=ls.char_seq_len, steps=ls.char_steps, lr=ls.char_lr,
+                           lr_final=ls.char_lr / 10, max_chars=ls.char_chars, eval_every=ls.char_steps,
+                           sample_every=ls.char_steps, sample_len=0, seed=seed)
+    return {"bpc": float(res.bpc), "bigram_bpc": float(res.bigram_bpc), "train_bpc": np.asarray(res.train_bpc),
+            "seconds": float(res.seconds_per_step), "sha256": res.corpus.sha256, "V": len(res.vocab)}
+
+
+# --------------------------------------------------------------------------- the recommender
+
+
+_REC_DATA = {}
+
+
+def _rec_experiment(name):
+    """(Experiment, bias model) for a data set, prepared once per process."""
+    if name not in _REC_DATA:
+        from .recommender import pipeline
+
+        ratings, meta = pipeline.load_data(name, log=None)
+        exp = pipeline.prepare(ratings, meta)
+        _REC_DATA[name] = (exp, pipeline.baselines(exp)[1])
+    return _REC_DATA[name]
+
+
+def train_recommender(variant, seed, ls=LAB_FULL):
+    """The sequence recommender ``lstm_np.recommender.model.RatingModel`` with its LSTM replaced by a variant.
+
+    ``RatingModel`` is the bias model (item and user effects, fitted first)
+    plus an LSTM that reads each user's ratings in time order and a dense
+    head on its output. It is built by ``pipeline.new_model`` (float64), its
+    recurrent layer swapped for ``VariantLSTM(variant, ...)`` of the same
+    sizes, trained ``rec_epochs`` epochs by ``recommender.train.train`` with
+    its settings otherwise (``TrainConfig``); the parameters of the best
+    validation epoch are scored on the test part of the temporal split.
+    (Not the matrix-factorisation base + correction net of
+    ``recommender.protocol``, whose layer is built inside the protocol.)
+
+    Returns
+    -------
+    dict
+        ``rmse`` (test), ``val_rmse``, ``bias_rmse`` (the bias model's test
+        RMSE, the baseline), ``seconds`` (per epoch).
+    """
+    from .recommender import pipeline
+    from .recommender.evaluate import evaluate_part
+    from .recommender.train import TrainConfig, train
+    from .data import TEST
+
+    exp, bias_model = _rec_experiment(ls.rec_data)
+    config = TrainConfig.for_data(ls.rec_data, hidden_size=ls.rec_hidden, epochs=ls.rec_epochs,
+                                  patience=ls.rec_epochs, seed=seed, dtype="float64")
+    model = pipeline.new_model(exp, bias_model, config)
+    old = model.layers[model.cell]
+    rng = np.random.default_rng([seed, 2])
+    model.layers[model.cell] = VariantLSTM(variant, old.input_size, old.hidden_size, rng=rng, dtype=old.dtype)
+    model.params = {f"{n}.{k}": v for n, layer in model.layers.items() for k, v in layer.params.items()}
+    model.grads = {f"{n}.{k}": v for n, layer in model.layers.items() for k, v in layer.grads.items()}
+    t0 = time.perf_counter()
+    result = train(model, exp.seqs, config, log=None, progress=False)
+    seconds = (time.perf_counter() - t0) / max(1, len(result.history) - 1)
+    from .recommender.baselines import rmse
+
+    u, i, r = exp.part(exp.split.test)
+    return {"rmse": evaluate_part(result.model, exp.seqs, TEST)["rmse"], "val_rmse": result.best_val_rmse,
+            "bias_rmse": rmse(bias_model.predict(u, i), r), "seconds": seconds}
+
+
+# --------------------------------------------------------------------------- the whole laboratory
+
+
+def _lab_job(job, ls):
+    """One training run of the laboratory; plain numbers and arrays back."""
+    task, variant, T, seed = job
+    t0 = time.perf_counter()
+    if task == "adding":
+        model, losses, mse = train_adding(variant, T, seed, ls.adding_settings())
+        out = {"mse": mse, "losses": losses}
+    elif task == "char":
+        out = train_char(variant, seed, ls)
+    else:
+        out = train_recommender(variant, seed, ls)
+    out["wall_s"] = time.perf_counter() - t0
+    return out
+
+
+def run_lab(out_dir="runs/lab", quick=None, verbose=True, workers=None, settings=None):
+    """Every variant on the three tasks, ``len(seeds)`` seeds each; tables and plots into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Receives lab.md, lab.json and lab.png.
+    quick : bool or None
+        ``LAB_QUICK`` settings; None reads ``LSTM_NP_QUICK``.
+    verbose : bool
+        Show a progress bar.
+    workers : int or None
+        Processes (see ``run``); None: 1 for the quick setting, else the
+        number of CPUs (at most 4).
+    settings : LabSettings, optional
+        Overrides ``quick``.
+
+    Returns
+    -------
+    dict
+        ``settings``; ``adding`` {variant: {T: [test MSE per seed]}};
+        ``adding_baseline`` {T: MSE of predicting 1.0}; ``curves``
+        {variant: training losses at the longest T, first seed}; ``char``
+        {variant: [bpc per seed]}, ``char_bigram``, ``char_sha256``,
+        ``char_curves``; ``rec`` {variant: [test RMSE per seed]},
+        ``rec_bias``; ``cost`` {variant: {"params", "adding_ms" (the best of
+        three rounds of ``time_per_step`` at the longest T), "char_ms" (median
+        over the seeds of the mean training step), "rec_s_per_epoch"}};
+        ``elapsed_s``.
+    """
+    ls = (get_lab_settings(quick) if settings is None else settings)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    s = ls.adding_settings()
+    if workers is None:
+        workers = 1 if ls == LAB_QUICK else min(4, os.cpu_count() or 1)
+    tasks = ["adding", "char"] + (["rec"] if ls.rec_epochs > 0 else [])
+    jobs = [("adding", v, T, seed) for T in sorted(ls.lengths, reverse=True) for seed in ls.seeds for v in ls.variants]
+    jobs += [(task, v, None, seed) for task in tasks[1:] for seed in ls.seeds for v in ls.variants]
+    with _executor(workers) as ex:
+        runs = ex.map(_lab_job, jobs, [ls] * len(jobs))
+        if verbose:
+            from tqdm import tqdm
+
+            runs = tqdm(runs, total=len(jobs), desc="laboratory")
+        runs = list(runs)
+        # Timing last, one variant at a time, when nothing else of ours is running; three rounds over the
+        # variants, each variant's best round, so that a change in the machine's load favours none of them.
+        rounds = [{v: ex.submit(time_per_step, v, max(ls.lengths), s).result() for v in ls.variants}
+                  for _ in range(3)]
+        adding_seconds = {v: min(rnd[v] for rnd in rounds) for v in ls.variants}
+
+    r = {
+        "settings": asdict(ls),
+        "adding_baseline": {T: float(np.mean((_test_set(T, s)[1] - 1.0) ** 2)) for T in ls.lengths},
+        "adding": {v: {T: [] for T in ls.lengths} for v in ls.variants},
+        "curves": {}, "char": {v: [] for v in ls.variants}, "char_curves": {},
+        "rec": {v: [] for v in ls.variants} if "rec" in tasks else {},
+        "cost": {v: {"params": sum(p.size for p in VariantLSTM(v, 2, ls.hidden_size, rng=0).params.values()),
+                     "adding_ms": 1e3 * adding_seconds[v], "char_ms": [], "rec_s_per_epoch": []}
+                 for v in ls.variants},
+    }
+    for (task, v, T, seed), res in zip(jobs, runs):
+        if task == "adding":
+            r["adding"][v][T].append(res["mse"])
+            if T == max(ls.lengths) and seed == ls.seeds[0]:
+                r["curves"][v] = res["losses"]
+        elif task == "char":
+            r["char"][v].append(res["bpc"])
+            r["char_bigram"], r["char_sha256"], r["char_V"] = res["bigram_bpc"], res["sha256"], res["V"]
+            r["cost"][v]["char_ms"].append(1e3 * res["seconds"])
+            if seed == ls.seeds[0]:
+                r["char_curves"][v] = res["train_bpc"]
+        else:
+            r["rec"][v].append(res["rmse"])
+            r["rec_bias"] = res["bias_rmse"]
+            r["cost"][v]["rec_s_per_epoch"].append(res["seconds"])
+    for c in r["cost"].values():  # medians over the seeds' runs
+        c["char_ms"] = float(np.median(c["char_ms"]))
+        c["rec_s_per_epoch"] = float(np.median(c["rec_s_per_epoch"])) if c["rec_s_per_epoch"] else None
+    r["elapsed_s"] = time.perf_counter() - start
+    r["workers"] = workers
+    r["python"] = platform.python_version()  # the character corpus depends on it (see char_sha256)
+
+    (out / "lab.md").write_text(format_lab(r))
+    (out / "lab.json").write_text(json.dumps(r, indent=1, default=_to_json))
+    plot_lab(r).savefig(out / "lab.png", dpi=110)
+    return r
+
+
+def _lab_settings(r):
+    """The ``LabSettings`` of a result dict (fields it does not know, from other versions, ignored)."""
+    names = {f.name for f in dataclasses.fields(LabSettings)}
+    return LabSettings(**{k: v for k, v in r["settings"].items() if k in names})
+
+
+def _mean_sd(values, digits):
+    v = np.asarray(values, dtype=float)
+    if not np.isfinite(v).all():
+        return f"diverged ({int((~np.isfinite(v)).sum())}/{v.size})"
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}" if v.size > 1 else f"{v.mean():.{digits}f}"
+
+
+def format_lab(r):
+    """The laboratory's Markdown table: one row per variant, one column per task and length."""
+    ls = _lab_settings(r)
+    has_rec = bool(r.get("rec"))
+    head = ["variant", "change", "params"] + [f"adding T={T} (MSE)" for T in ls.lengths] + ["char (bpc)"]
+    head += ["recommender (test RMSE)"] if has_rec else []
+    head += [f"ms/step adding T={max(ls.lengths)}", "ms/step char"]
+    lines = [
+        f"## Which parts of the cell matter: {len(ls.variants)} variants, {len(ls.seeds)} seed(s) each",
+        "",
+        f"Adding problem: H = {ls.hidden_size}, {ls.steps} Adam steps of batch {ls.batch_size}, lr {ls.lr}, "
+        f"clip {ls.max_norm}; test MSE on {ls.n_test} sequences (predicting 1.0 gives "
+        + ", ".join(f"{r['adding_baseline'][T]:.3f} at T={T}" for T in ls.lengths) + "). "
+        f"Character model (``lstm_np.charlm``): embedding (E = {ls.char_embed}) -> variant (H = {ls.char_hidden}) "
+        f"-> softmax, {ls.char_steps} steps of {ls.char_batch} x {ls.char_seq_len} characters, lr {ls.char_lr} "
+        f"decayed to {ls.char_lr / 10:g}; held-out bits per character on the last 10 % of {ls.char_chars:,} "
+        f"characters of the standard library's source (V = {r.get('char_V')}; the bigram model: "
+        f"{r.get('char_bigram', float('nan')):.3f} bpc)."
+        + (f" Recommender (``RatingModel``: the bias model + the variant over each user's history): {ls.rec_data}, "
+           f"H = {ls.rec_hidden}, {ls.rec_epochs} epochs, best validation epoch scored on test (bias model: "
+           f"{r['rec_bias']:.4f})." if has_rec else "")
+        + " Mean ± sample sd over the seeds. Params: of the cell at D = 2.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|---|---|" + "---:|" * (len(head) - 2),
+    ]
+    for v in ls.variants:
+        row = [f"`{v}`", VARIANTS[v].change, str(r["cost"][v]["params"])]
+        row += [_mean_sd(r["adding"][v][T], 4) for T in ls.lengths]
+        row += [_mean_sd(r["char"][v], 3)]
+        row += [_mean_sd(r["rec"][v], 4)] if has_rec else []
+        row += [f"{r['cost'][v]['adding_ms']:.1f}", f"{r['cost'][v]['char_ms']:.1f}"]
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", f"Total time of the run: {r['elapsed_s']:.0f} s with {r['workers']} worker process(es).", ""]
+    return "\n".join(lines)
+
+
+def plot_lab(r):
+    """Adding-problem MSE per variant and length; held-out bpc; recommender RMSE; training curves."""
+    ls = _lab_settings(r)
+    has_rec = bool(r.get("rec"))
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(12, 7.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 2)
+    names = list(ls.variants)
+    y = np.arange(len(names))
+    colors = [f"C{k}" for k in range(len(names))]
+
+    def dots(ax, per_variant, ref=None, ref_label=None, log=False):
+        for k, v in enumerate(names):
+            vals = np.asarray(per_variant[v], dtype=float)
+            ok = np.isfinite(vals)
+            ax.plot(vals[ok], np.full(ok.sum(), k), "o", color=colors[k], alpha=0.8)
+            if ok.any():
+                ax.plot([vals[ok].mean()], [k], "|", color="k", ms=14)
+        if ref is not None:
+            ax.axvline(ref, color="k", ls="--", label=ref_label)
+            ax.legend(loc="best", fontsize="small")
+        ax.set_yticks(y, names)
+        ax.invert_yaxis()
+        if log:
+            ax.set_xscale("log")
+
+    ax = axes[0, 0]
+    for j, T in enumerate(ls.lengths):
+        for k, v in enumerate(names):
+            vals = np.asarray(r["adding"][v][T], dtype=float)
+            ax.plot(vals, np.full(vals.size, k) + 0.15 * (j - (len(ls.lengths) - 1) / 2), "os^D"[j % 4],
+                    color=colors[k], alpha=0.8, label=f"T = {T}" if k == 0 else None)
+    ax.axvline(np.mean(list(r["adding_baseline"].values())), color="k", ls="--", label="predict 1.0")
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.legend(fontsize="small")
+    ax.set(xlabel="test MSE (log)", title=f"Adding problem, {ls.steps} steps (each dot a seed)")
+
+    dots(axes[0, 1], r["char"], r.get("char_bigram"), "bigram model")
+    bpc = np.concatenate([np.asarray(x, dtype=float) for x in r["char"].values()])
+    blown_up = np.nanmax(bpc) > 3 * r.get("char_bigram", np.inf)
+    if blown_up:  # a variant whose training diverged: log scale, so that the others stay readable
+        from matplotlib.ticker import NullFormatter
+
+        axes[0, 1].set_xscale("log")
+        axes[0, 1].xaxis.set_minor_formatter(NullFormatter())  # labels at 1, 10, 100 only
+    axes[0, 1].set(xlabel="held-out bits per character" + (" (log)" if blown_up else ""),
+                   title="Character model (| = mean)")
+
+    ax = axes[1, 0]
+    if has_rec:
+        dots(ax, r["rec"], r.get("rec_bias"), "bias model")
+        ax.set(xlabel="test RMSE", title=f"Recommender ({ls.rec_data}, {ls.rec_epochs} epochs)")
+    else:
+        ax.set_axis_off()
+
+    ax = axes[1, 1]
+    window = max(1, ls.char_steps // 20)
+    for k, v in enumerate(names):
+        if v in r["char_curves"]:
+            c = np.asarray(r["char_curves"][v])
+            smooth = np.convolve(c, np.ones(window) / window, mode="valid")
+            ax.plot(np.arange(smooth.size) + window, smooth, color=colors[k], label=v)
+    top = 2 * r.get("char_bigram", np.nan)
+    if np.isfinite(top):
+        ax.set_ylim(0, top)
+    ax.set(xlabel="training step", ylabel=f"training bpc (moving mean of {window})",
+           title="Character model: training, first seed\n(the axis stops at twice the bigram model's bpc)")
+    ax.legend(fontsize="x-small", ncols=2)
+    return fig
+
+
+def load_lab(path):
+    """Read a ``lab.json`` written by ``run_lab`` (lengths as int keys, curves as arrays)."""
+    path = Path(path)
+    r = json.loads((path / "lab.json" if path.is_dir() else path).read_text())
+    r["settings"] = {k: tuple(v) if isinstance(v, list) else v for k, v in r["settings"].items()}
+    r["adding_baseline"] = {int(T): v for T, v in r["adding_baseline"].items()}
+    r["adding"] = {v: {int(T): x for T, x in d.items()} for v, d in r["adding"].items()}
+    r["curves"] = {v: np.asarray(x) for v, x in r["curves"].items()}
+    r["char_curves"] = {v: np.asarray(x) for v, x in r["char_curves"].items()}
+    return r
+
+
 def main(argv=None):
-    """``python -m lstm_np.experiments [--quick] [--out DIR]``."""
+    """``python -m lstm_np.experiments [--lab] [--quick] [--out DIR] [--workers N]``."""
     p = argparse.ArgumentParser(prog="python -m lstm_np.experiments", description=__doc__.splitlines()[0])
+    p.add_argument("--lab", action="store_true",
+                   help="the laboratory instead: every variant of the cell on three tasks (default out: runs/lab)")
     p.add_argument("--quick", action="store_true", default=None, help="small setting (< 30 s); or LSTM_NP_QUICK=1")
-    p.add_argument("--out", default="runs/experiments", help="output folder (default: %(default)s)")
+    p.add_argument("--out", default=None, help="output folder (default: runs/experiments, or runs/lab with --lab)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: 1 if quick, else CPUs, at most 4)")
     args = p.parse_args(argv)
-    results = run(args.out, quick=args.quick, workers=args.workers)
+    if args.lab:
+        out = args.out or "runs/lab"
+        results = run_lab(out, quick=args.quick, workers=args.workers)
+        print(format_lab(results))
+        print(f"wrote {out}/lab.md, lab.json, lab.png")
+        return 0
+    out = args.out or "runs/experiments"
+    results = run(out, quick=args.quick, workers=args.workers)
     print(format_results(results))
-    print(f"wrote {args.out}/results.md, results.json, adding.png, gradient_flow.png")
+    print(f"wrote {out}/results.md, results.json, adding.png, gradient_flow.png")
     return 0
 
 

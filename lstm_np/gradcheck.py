@@ -29,9 +29,11 @@ from .cells import article as article_cell
 from .cells import gru as gru_cell
 from .cells import lstm as lstm_cell
 from .cells import rnn as rnn_cell
+from .cells.variants import VARIANTS
 from .feedforward import Dense, Embedding
 from .losses import masked_mse
 from .sequence import GRU, LSTM, RNN
+from .sequence.variants import VariantLSTM
 
 __all__ = [
     "TOLERANCE",
@@ -359,6 +361,71 @@ CASES = {
     "softmax_ce": _softmax_ce_case,
     "char_lm": _char_lm_case,
 }
+
+
+# --------------------------------------------------------------------------- variants of the cell
+# Each variant's reference step (``cells.variants``) and the layer running it
+# over a masked sequence (``sequence.variants.VariantLSTM``). The parameters
+# are drawn at random (peepholes too, which start at zero in a new layer), so
+# that every term of each backward pass is exercised.
+
+
+def _variant_cell_case(name, rng, B=3, D=4, H=5):
+    v = VARIANTS[name]
+    k = len(v.gates)
+    x, h_prev, c_prev = rng.standard_normal((B, D)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    p = {"Wx": 0.5 * rng.standard_normal((D, k * H)), "Wh": 0.5 * rng.standard_normal((H, k * H)),
+         "b": 0.5 * rng.standard_normal(k * H)}
+    p.update({n: rng.standard_normal(H) for n in v.peepholes})
+    Rh, Rc = rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    arrays = {"x": x, "h_prev": h_prev, "c_prev": c_prev, **p}
+
+    def loss():
+        h, c, _ = v.step_forward(x, h_prev, c_prev, p)
+        return np.sum(h * Rh) + np.sum(c * Rc)
+
+    _, _, cache = v.step_forward(x, h_prev, c_prev, p)
+    dx, dh_prev, dc_prev, grads = v.step_backward(Rh, Rc, cache)
+    return loss, arrays, {"x": dx, "h_prev": dh_prev, "c_prev": dc_prev, **grads}
+
+
+def _variant_layer_case(name, rng, B=3, T=5, D=3, H=4):
+    layer = VariantLSTM(name, D, H, rng=rng)
+    for p in layer.params.values():
+        p += 0.3 * rng.standard_normal(p.shape)  # nonzero peepholes, biases not at their initial values
+    x = rng.standard_normal((B, T, D))
+    h0 = rng.standard_normal((B, H))
+    c0 = rng.standard_normal((B, H)) if VARIANTS[name].has_cell else None
+    mask = np.ones((B, T))
+    mask[0, 3:] = 0  # a shorter sequence
+    mask[1, 1] = 0   # a hole inside a sequence
+    R, Rh, Rc = rng.standard_normal((B, T, H)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    arrays = {"x": x, "h0": h0, **({} if c0 is None else {"c0": c0}), **layer.params}
+
+    def loss():
+        out, (h, c), _ = layer.forward(x, h0, c0, mask)
+        return np.sum(out * R) + np.sum(h * Rh) + np.sum(c * Rc)
+
+    _, _, cache = layer.forward(x, h0, c0, mask)
+    dx, dh0, dc0 = layer.backward(R, cache, dh_T=Rh, dc_T=Rc)
+    analytic = {"x": dx, "h0": dh0, **({} if c0 is None else {"c0": dc0}), **layer.grads}
+    return loss, arrays, analytic
+
+
+def _variant_cases():
+    """``<name>_cell`` and ``<name>_layer`` for each variant. The steps of "lstm"
+    and "article" are ``cells.lstm`` and ``cells.article`` themselves, checked
+    as "lstm_cell" and "article_cell"; of those two only the layer is added."""
+    cases = {"lstm_variant_layer": lambda rng: _variant_layer_case("lstm", rng)}
+    for name in VARIANTS:
+        if name not in ("lstm", "article"):
+            cases[f"{name}_cell"] = lambda rng, name=name: _variant_cell_case(name, rng)
+        if name != "lstm":
+            cases[f"{name}_layer"] = lambda rng, name=name: _variant_layer_case(name, rng)
+    return cases
+
+
+CASES.update(_variant_cases())
 
 
 def gradcheck_report(seed=0, tol=TOLERANCE):
