@@ -3,6 +3,7 @@
 * ``lstm_np.sequence.lstm``   ``LSTM``: BPTT, masks, initial state, ``reuse``, weight exchange
 * ``lstm_np.sequence.gru``    ``GRU``, the same interface without a cell state
 * ``lstm_np.sequence.rnn``    ``RNN``, likewise
+* ``lstm_np.sequence.variants``  ``VariantLSTM``: the cell variants of ``cells.variants`` over sequences (reference path)
 * ``lstm_np.sequence.stack``  ``Stack``: layers one after another, dropout between them, PyTorch ``num_layers`` exchange
 * ``lstm_np.sequence.fused``  the element-wise kernels they use, each trick explained there
 * ``lstm_np.sequence._base``  what the three layers share (sizes, params/grads, exchange readers)
@@ -17,5 +18,6 @@ from .gru import GRU
 from .lstm import LSTM
 from .rnn import RNN
 from .stack import Stack
+from .variants import VariantLSTM
 
-__all__ = ["LSTM", "GRU", "RNN", "Stack"]
+__all__ = ["LSTM", "GRU", "RNN", "Stack", "VariantLSTM"]
