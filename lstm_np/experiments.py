@@ -833,7 +833,7 @@ def run_lab(out_dir="runs/lab", quick=None, verbose=True, workers=None, settings
         {variant: training losses at the longest T, first seed}; ``char``
         {variant: [bpc per seed]}, ``char_bigram``, ``char_sha256``,
         ``char_curves``; ``rec`` {variant: [test RMSE per seed]},
-        ``rec_mf`` (the MF base's test RMSE, last seed), ``rec_epochs_chosen``
+        ``rec_mf`` [the MF base's test RMSE per seed], ``rec_epochs_chosen``
         {variant: [epoch count chosen per seed]}; ``cost`` {variant: {"params", "adding_ms" (the best of
         three rounds of ``time_per_step`` at the longest T), "char_ms" (median
         over the seeds of the mean training step), "rec_s_per_epoch"}};
@@ -868,6 +868,7 @@ def run_lab(out_dir="runs/lab", quick=None, verbose=True, workers=None, settings
         "adding": {v: {T: [] for T in ls.lengths} for v in ls.variants},
         "curves": {}, "char": {v: [] for v in ls.variants}, "char_curves": {},
         "rec": {v: [] for v in ls.variants} if "rec" in tasks else {}, "rec_epochs_chosen": {},
+        "rec_mf": [None] * len(ls.seeds),
         "cost": {v: {"params": sum(p.size for p in VariantLSTM(v, 2, ls.hidden_size, rng=0).params.values()),
                      "adding_ms": 1e3 * adding_seconds[v], "char_ms": [], "rec_s_per_epoch": []}
                  for v in ls.variants},
@@ -885,7 +886,7 @@ def run_lab(out_dir="runs/lab", quick=None, verbose=True, workers=None, settings
                 r["char_curves"][v] = res["train_bpc"]
         else:
             r["rec"][v].append(res["rmse"])
-            r["rec_mf"] = res["mf_rmse"]
+            r["rec_mf"][ls.seeds.index(seed)] = res["mf_rmse"]
             r["rec_epochs_chosen"].setdefault(v, []).append(res["epochs"])
             r["cost"][v]["rec_s_per_epoch"].append(res["seconds"])
     for c in r["cost"].values():  # medians over the seeds' runs
@@ -935,7 +936,8 @@ def format_lab(r):
         + (f" Recommender (``lstm-np train``'s model: an MF base + a correction net whose layer is the variant, "
            f"H = {ls.rec_hidden}, float64): {ls.rec_data}; MF chosen on validation and fitted once per seed; the "
            f"net's epoch count chosen on validation (at most {ls.rec_epochs}, patience {ls.rec_patience}), refitted "
-           f"on train + validation, test scored once (the MF base alone: {r['rec_mf']:.4f})." if has_rec else "")
+           f"on train + validation, test scored once (the MF base alone: {_mean_sd(r['rec_mf'], 4)})."
+           if has_rec else "")
         + " Mean ± sample sd over the seeds. Params: of the cell at D = 2.",
         "",
         "| " + " | ".join(head) + " |",
@@ -1007,7 +1009,7 @@ def plot_lab(r):
 
     ax = axes[1, 0]
     if has_rec:
-        dots(ax, r["rec"], r.get("rec_mf"), "MF base alone")
+        dots(ax, r["rec"], np.mean(r["rec_mf"]), "MF base alone (mean)")
         ax.set(xlabel="test RMSE", title=f"Recommender ({ls.rec_data}, MF + correction net)")
     else:
         ax.set_axis_off()
