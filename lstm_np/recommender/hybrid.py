@@ -41,7 +41,6 @@ from .. import GRU, LSTM, RNN, Adam, Dense, clip_grad_norm, masked_mse
 from .._checks import as_rng
 from ..data import TEST, TRAIN, VAL, Ratings, Split
 from .baselines import mae, rmse
-from .train import TrainingError  # the one the command line reports
 
 __all__ = ["FEATURES", "CELLS", "Histories", "build_histories", "CorrectionNet", "SequenceConfig", "make_inputs",
            "next_step_inputs", "make_cutset", "predict_cuts", "score_cuts", "train_corrector", "TrainingError"]
@@ -50,6 +49,10 @@ FEATURES = ("prev_residual", "prev_rating", "prev_known", "base", "log_gap", "lo
             "position")
 CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 DAY = 86400.0
+
+
+class TrainingError(RuntimeError):
+    """Training produced NaN or inf; the net holds the last good parameters (the command line reports it)."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,7 +14,7 @@ the base + recurrent correction of ``hybrid.py``):
 A test rating is never an input to any fit or any prediction; only the
 identities and times of the test ratings are used (which movie, when), as a
 recommender asked for a prediction would know them.
-``tests/test_recommender.py::test_test_ratings_never_enter_the_protocol``
+``tests/test_protocol.py::test_test_ratings_never_enter_the_protocol``
 changes every test rating and checks that no prediction moves.
 
 The sequence model's prefix levels (``hybrid.Histories.ends``): level 1 is
