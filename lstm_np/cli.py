@@ -209,7 +209,7 @@ def _expected_errors():
 
     errors = [ModelFileError, DataUnavailableError, OSError, ValueError, FloatingPointError]
     try:
-        from .recommender.train import TrainingError
+        from .recommender.hybrid import TrainingError
 
         errors.append(TrainingError)
     except ImportError:

@@ -621,8 +621,11 @@ class LabSettings:
     The adding problem uses ``train_adding`` with ``adding_settings()``; the
     character model trains ``char_steps`` steps of truncated BPTT on the
     standard library's source and scores bits per character on the held-out
-    last tenth; the recommender trains ``rec_epochs`` epochs (no early stop)
-    on ``rec_data`` and scores the test RMSE (``rec_epochs = 0`` leaves it out).
+    last tenth; the recommender is ``lstm-np train``'s (an MF base + a
+    correction net, the variant as its layer; ``train_recommender``) on
+    ``rec_data``, its epoch count chosen on validation (at most
+    ``rec_epochs``, patience ``rec_patience``), refitted on train +
+    validation and scored on test (``rec_epochs = 0`` leaves it out).
     """
 
     variants: tuple = LAB_VARIANTS
@@ -643,10 +646,12 @@ class LabSettings:
     char_seq_len: int = 32
     char_lr: float = 1e-2
     char_chars: int = 300_000
-    # recommender (RatingModel: the bias model + an LSTM over each user's history)
+    # recommender (lstm-np train's model: an MF base + a correction net with the variant as its layer)
     rec_data: str = "movielens"
-    rec_epochs: int = 3
+    rec_epochs: int = 30  # SequenceConfig's defaults, as lstm-np train
+    rec_patience: int = 5
     rec_hidden: int = 32
+    rec_mf_grid: tuple = ()  # MF's search grid as (key, values) pairs; empty: mf.MF_GRID, as lstm-np train
     # time per step
     timing_repeats: int = 10
 
@@ -670,7 +675,8 @@ LAB_FULL = LabSettings()
 LAB_QUICK = LabSettings(
     seeds=(0,), hidden_size=8, lengths=(8,), steps=60, batch_size=16, n_test=200,
     char_hidden=16, char_embed=8, char_steps=15, char_batch=8, char_seq_len=16, char_chars=8_000,
-    rec_data="synthetic", rec_epochs=1, rec_hidden=8, timing_repeats=2,
+    rec_data="synthetic", rec_epochs=2, rec_patience=2, rec_hidden=8, rec_mf_grid=(("factors", (4,)), ("reg", (0.1,))),
+    timing_repeats=2,
 )
 
 
@@ -715,61 +721,73 @@ def train_char(variant, seed, ls=LAB_FULL):
 # --------------------------------------------------------------------------- the recommender
 
 
-_REC_DATA = {}
+_REC_BASES = {}
 
 
-def _rec_experiment(name):
-    """(Experiment, bias model) for a data set, prepared once per process."""
-    if name not in _REC_DATA:
+def _rec_config(seed, ls):
+    """The correction net's settings in the laboratory (``hybrid.SequenceConfig``)."""
+    from .recommender.hybrid import SequenceConfig
+
+    return SequenceConfig(hidden_size=ls.rec_hidden, epochs=ls.rec_epochs, patience=ls.rec_patience, seed=seed,
+                          dtype="float64")
+
+
+def _rec_bases(name, seed, ls):
+    """(Histories, {level: MF base}, MF test RMSE) of a data set and seed, fitted once per process.
+
+    MF's settings are chosen on validation by ``run_protocol`` (with the
+    baselines only) over ``ls.rec_mf_grid``, then the base is fitted on
+    every prefix level the correction net needs (``protocol.fit_base``),
+    exactly as ``lstm-np train`` does; the bases do not depend on the
+    recurrent layer, so every variant of a seed reads the same ones.
+    """
+    key = (name, seed)
+    if key not in _REC_BASES:
         from .recommender import pipeline
+        from .recommender.protocol import fit_base, run_protocol
 
-        ratings, meta = pipeline.load_data(name, log=None)
-        exp = pipeline.prepare(ratings, meta)
-        _REC_DATA[name] = (exp, pipeline.baselines(exp)[1])
-    return _REC_DATA[name]
+        config = _rec_config(seed, ls)
+        ratings, _ = pipeline.load_data(name, log=None)
+        res = run_protocol(ratings, config, sequence=False, mf_grid=dict(ls.rec_mf_grid) or None,
+                           log=None)
+        h, choice = res.histories, res.rows["mf"]["choice"]
+        models = {lv: fit_base("mf", h, lv, choice, seed) for lv in range(1, 3 + config.cuts)}
+        _REC_BASES.clear()  # one data set and seed at a time: the jobs run seed by seed
+        _REC_BASES[key] = (h, models, res.rows["mf"]["test"]["rmse"])
+    return _REC_BASES[key]
 
 
 def train_recommender(variant, seed, ls=LAB_FULL):
-    """The sequence recommender ``lstm_np.recommender.model.RatingModel`` with its LSTM replaced by a variant.
+    """The recommender of ``lstm-np train`` (an MF base + a recurrent correction) with the variant as its layer.
 
-    ``RatingModel`` is the bias model (item and user effects, fitted first)
-    plus an LSTM that reads each user's ratings in time order and a dense
-    head on its output. It is built by ``pipeline.new_model`` (float64), its
-    recurrent layer swapped for ``VariantLSTM(variant, ...)`` of the same
-    sizes, trained ``rec_epochs`` epochs by ``recommender.train.train`` with
-    its settings otherwise (``TrainConfig``); the parameters of the best
-    validation epoch are scored on the test part of the temporal split.
-    (Not the matrix-factorisation base + correction net of
-    ``recommender.protocol``, whose layer is built inside the protocol.)
+    The base is matrix factorisation, chosen on validation and fitted on
+    each prefix level once per seed (``_rec_bases``); the correction net
+    (``hybrid.CorrectionNet``: ``VariantLSTM(variant, ...)`` with H =
+    ``rec_hidden`` -> a dense head, float64) reads each user's history and
+    corrects the base. ``protocol.fit_sequence`` runs the protocol of
+    ``lstm-np train`` for it: the epoch count is chosen on validation (at
+    most ``rec_epochs``, stopping after ``rec_patience`` epochs without
+    improvement), a fresh net is refitted on train + validation for that
+    many epochs, and test is scored once.
 
     Returns
     -------
     dict
-        ``rmse`` (test), ``val_rmse``, ``bias_rmse`` (the bias model's test
-        RMSE, the baseline), ``seconds`` (per epoch).
+        ``rmse`` (test), ``val_rmse``, ``epochs`` (chosen), ``mf_rmse`` (the
+        MF base's test RMSE, the baseline), ``seconds`` (per training epoch).
     """
-    from .recommender import pipeline
-    from .recommender.evaluate import evaluate_part
-    from .recommender.train import TrainConfig, train
-    from .data import TEST
+    from .recommender.protocol import fit_sequence
 
-    exp, bias_model = _rec_experiment(ls.rec_data)
-    config = TrainConfig.for_data(ls.rec_data, hidden_size=ls.rec_hidden, epochs=ls.rec_epochs,
-                                  patience=ls.rec_epochs, seed=seed, dtype="float64")
-    model = pipeline.new_model(exp, bias_model, config)
-    old = model.layers[model.cell]
-    rng = np.random.default_rng([seed, 2])
-    model.layers[model.cell] = VariantLSTM(variant, old.input_size, old.hidden_size, rng=rng, dtype=old.dtype)
-    model.params = {f"{n}.{k}": v for n, layer in model.layers.items() for k, v in layer.params.items()}
-    model.grads = {f"{n}.{k}": v for n, layer in model.layers.items() for k, v in layer.grads.items()}
+    h, models, mf_rmse = _rec_bases(ls.rec_data, seed, ls)
+
+    def make_layer(input_size, hidden_size, rng, dtype):
+        return VariantLSTM(variant, input_size, hidden_size, rng=rng, dtype=dtype)
+
     t0 = time.perf_counter()
-    result = train(model, exp.seqs, config, log=None, progress=False)
-    seconds = (time.perf_counter() - t0) / max(1, len(result.history) - 1)
-    from .recommender.baselines import rmse
-
-    u, i, r = exp.part(exp.split.test)
-    return {"rmse": evaluate_part(result.model, exp.seqs, TEST)["rmse"], "val_rmse": result.best_val_rmse,
-            "bias_rmse": rmse(bias_model.predict(u, i), r), "seconds": seconds}
+    fit = fit_sequence(h, models, _rec_config(seed, ls), make_layer=make_layer)
+    seconds = (time.perf_counter() - t0) / max(1, len(fit.history) - 1 + fit.epochs)
+    return {"rmse": fit.test["rmse"], "val_rmse": fit.val["rmse"], "epochs": fit.epochs, "mf_rmse": mf_rmse,
+            "seconds": seconds}
 
 
 # --------------------------------------------------------------------------- the whole laboratory
@@ -815,7 +833,8 @@ def run_lab(out_dir="runs/lab", quick=None, verbose=True, workers=None, settings
         {variant: training losses at the longest T, first seed}; ``char``
         {variant: [bpc per seed]}, ``char_bigram``, ``char_sha256``,
         ``char_curves``; ``rec`` {variant: [test RMSE per seed]},
-        ``rec_bias``; ``cost`` {variant: {"params", "adding_ms" (the best of
+        ``rec_mf`` [the MF base's test RMSE per seed], ``rec_epochs_chosen``
+        {variant: [epoch count chosen per seed]}; ``cost`` {variant: {"params", "adding_ms" (the best of
         three rounds of ``time_per_step`` at the longest T), "char_ms" (median
         over the seeds of the mean training step), "rec_s_per_epoch"}};
         ``elapsed_s``.
@@ -848,7 +867,8 @@ def run_lab(out_dir="runs/lab", quick=None, verbose=True, workers=None, settings
         "adding_baseline": {T: float(np.mean((_test_set(T, s)[1] - 1.0) ** 2)) for T in ls.lengths},
         "adding": {v: {T: [] for T in ls.lengths} for v in ls.variants},
         "curves": {}, "char": {v: [] for v in ls.variants}, "char_curves": {},
-        "rec": {v: [] for v in ls.variants} if "rec" in tasks else {},
+        "rec": {v: [] for v in ls.variants} if "rec" in tasks else {}, "rec_epochs_chosen": {},
+        "rec_mf": [None] * len(ls.seeds),
         "cost": {v: {"params": sum(p.size for p in VariantLSTM(v, 2, ls.hidden_size, rng=0).params.values()),
                      "adding_ms": 1e3 * adding_seconds[v], "char_ms": [], "rec_s_per_epoch": []}
                  for v in ls.variants},
@@ -866,7 +886,8 @@ def run_lab(out_dir="runs/lab", quick=None, verbose=True, workers=None, settings
                 r["char_curves"][v] = res["train_bpc"]
         else:
             r["rec"][v].append(res["rmse"])
-            r["rec_bias"] = res["bias_rmse"]
+            r["rec_mf"][ls.seeds.index(seed)] = res["mf_rmse"]
+            r["rec_epochs_chosen"].setdefault(v, []).append(res["epochs"])
             r["cost"][v]["rec_s_per_epoch"].append(res["seconds"])
     for c in r["cost"].values():  # medians over the seeds' runs
         c["char_ms"] = float(np.median(c["char_ms"]))
@@ -912,9 +933,11 @@ def format_lab(r):
         f"decayed to {ls.char_lr / 10:g}; held-out bits per character on the last 10 % of {ls.char_chars:,} "
         f"characters of the standard library's source (V = {r.get('char_V')}; the bigram model: "
         f"{r.get('char_bigram', float('nan')):.3f} bpc)."
-        + (f" Recommender (``RatingModel``: the bias model + the variant over each user's history): {ls.rec_data}, "
-           f"H = {ls.rec_hidden}, {ls.rec_epochs} epochs, best validation epoch scored on test (bias model: "
-           f"{r['rec_bias']:.4f})." if has_rec else "")
+        + (f" Recommender (``lstm-np train``'s model: an MF base + a correction net whose layer is the variant, "
+           f"H = {ls.rec_hidden}, float64): {ls.rec_data}; MF chosen on validation and fitted once per seed; the "
+           f"net's epoch count chosen on validation (at most {ls.rec_epochs}, patience {ls.rec_patience}), refitted "
+           f"on train + validation, test scored once (the MF base alone: {_mean_sd(r['rec_mf'], 4)})."
+           if has_rec else "")
         + " Mean ± sample sd over the seeds. Params: of the cell at D = 2.",
         "",
         "| " + " | ".join(head) + " |",
@@ -986,8 +1009,8 @@ def plot_lab(r):
 
     ax = axes[1, 0]
     if has_rec:
-        dots(ax, r["rec"], r.get("rec_bias"), "bias model")
-        ax.set(xlabel="test RMSE", title=f"Recommender ({ls.rec_data}, {ls.rec_epochs} epochs)")
+        dots(ax, r["rec"], np.mean(r["rec_mf"]), "MF base alone (mean)")
+        ax.set(xlabel="test RMSE", title=f"Recommender ({ls.rec_data}, MF + correction net)")
     else:
         ax.set_axis_off()
 

@@ -419,3 +419,42 @@ def test_nan_in_training_stops_with_an_error_naming_the_step():
     bases[3][h.offsets[5] + h.ends(3)[5] - 1] = np.nan  # a NaN base prediction that the inputs would read
     with pytest.raises(ValueError, match=r"\['prev_residual', 'base'\] contain NaN"):
         make_inputs(h, bases[3], 3.0, [5], [0], h.ends(3)[5:6], h.ends(2)[5:6])
+
+
+# --------------------------------------------------------------------------- another layer in the net (make_layer)
+
+
+def _variant_layer(variant):
+    from lstm_np.sequence import VariantLSTM
+
+    return lambda D, H, rng, dtype: VariantLSTM(variant, D, H, rng=rng, dtype=dtype)
+
+
+def test_make_layer_with_the_lstm_variant_fits_exactly_as_the_default_net():
+    from lstm_np.recommender.protocol import fit_base, fit_sequence
+
+    r = small_data(n_users=80)
+    h = build_histories(r, temporal_split(r))
+    choice = {"factors": 2, "lr": 0.02, "reg": 0.1, "reg_bias": 0.01, "epochs": 3}
+    models = {lv: fit_base("mf", h, lv, choice) for lv in range(1, 3 + TINY.cuts)}
+    config = dataclasses.replace(TINY, epochs=3, patience=3)
+    default = fit_sequence(h, models, config)
+    same = fit_sequence(h, models, config, make_layer=_variant_layer("lstm"))
+    assert default.epochs == same.epochs and default.epochs >= 1
+    assert same.test["rmse"] == pytest.approx(default.test["rmse"], abs=1e-10)
+    np.testing.assert_allclose(same.test_pred, default.test_pred, atol=1e-10)
+    for k, v in default.net.params.items():
+        np.testing.assert_allclose(same.net.params[k], v, atol=1e-10)
+    # control: another cell changes the predictions
+    other = fit_sequence(h, models, config, make_layer=_variant_layer("coupled"))
+    assert np.abs(other.test_pred - default.test_pred).max() > 1e-6
+
+
+def test_make_layer_is_checked():
+    with pytest.raises(TypeError, match="make_layer must be callable"):
+        CorrectionNet(hidden_size=4, make_layer="lstm")
+    with pytest.raises(ValueError, match=r"make_layer built a layer of \(input_size, hidden_size\) = \(8, 5\); "
+                                         r"expected \(8, 4\)"):
+        CorrectionNet(hidden_size=4, make_layer=lambda D, H, rng, dtype: _variant_layer("lstm")(D, H + 1, rng, dtype))
+    net = CorrectionNet(hidden_size=4, rng=0, dtype=np.float64, make_layer=_variant_layer("no_forget"))
+    assert net.layers["lstm"].variant == "no_forget" and net.params["lstm.Wx"].shape == (len(FEATURES), 12)

@@ -5,16 +5,12 @@
 * ``hybrid``     a base plus an LSTM (GRU, RNN) that reads the user's history and corrects it
 * ``protocol``   choose on validation, refit on train + validation, score test once
 * ``pipeline``   the whole job, as run by ``lstm-np train``; saving and loading
-* ``sequences``, ``model``, ``train``, ``evaluate``  the first version's end-to-end
-  model (item embedding -> LSTM, bias tables), trained on the training part only
 """
 
-from .hybrid import SequenceConfig
+from .hybrid import SequenceConfig, TrainingError
 from .mf import MatrixFactorization, fit_mf
-from .model import RatingModel
 from .pipeline import SequenceRecommender, load_model, run
 from .protocol import run_protocol
-from .train import TrainConfig, TrainingError
 
-__all__ = ["MatrixFactorization", "fit_mf", "SequenceConfig", "SequenceRecommender", "run_protocol", "RatingModel",
-           "TrainConfig", "TrainingError", "run", "load_model"]
+__all__ = ["MatrixFactorization", "fit_mf", "SequenceConfig", "SequenceRecommender", "run_protocol", "TrainingError",
+           "run", "load_model"]

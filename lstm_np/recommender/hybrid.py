@@ -41,7 +41,6 @@ from .. import GRU, LSTM, RNN, Adam, Dense, clip_grad_norm, masked_mse
 from .._checks import as_rng
 from ..data import TEST, TRAIN, VAL, Ratings, Split
 from .baselines import mae, rmse
-from .train import TrainingError  # the one the command line reports
 
 __all__ = ["FEATURES", "CELLS", "Histories", "build_histories", "CorrectionNet", "SequenceConfig", "make_inputs",
            "next_step_inputs", "make_cutset", "predict_cuts", "score_cuts", "train_corrector", "TrainingError"]
@@ -50,6 +49,10 @@ FEATURES = ("prev_residual", "prev_rating", "prev_known", "base", "log_gap", "lo
             "position")
 CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 DAY = 86400.0
+
+
+class TrainingError(RuntimeError):
+    """Training produced NaN or inf; the net holds the last good parameters (the command line reports it)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -239,18 +242,38 @@ class CorrectionNet:
     cell : "lstm", "gru" or "rnn"
     rng : numpy.random.Generator or int
     dtype : float32 or float64
+    make_layer : callable, optional
+        ``make_layer(input_size, hidden_size, rng, dtype)`` builds the
+        recurrent layer instead of ``CELLS[cell]`` (for example
+        ``VariantLSTM(variant, ...)`` in the LSTM laboratory); the layer must
+        have the interface of ``cell``'s layer (for "lstm": ``forward(x, h0,
+        c0, mask=)`` and ``backward(dout, cache)``). It receives the same
+        generator the default layer would, before the head draws from it.
+        Such a net trains and predicts like any other; ``save_model`` knows
+        only the ``CELLS`` layers.
 
     The head's weights start at zero, so the untrained net corrects nothing:
     it predicts exactly the base.
     """
 
-    def __init__(self, input_size=len(FEATURES), hidden_size=32, *, cell="lstm", rng=0, dtype=np.float32):
+    def __init__(self, input_size=len(FEATURES), hidden_size=32, *, cell="lstm", rng=0, dtype=np.float32,
+                 make_layer=None):
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}; got {cell!r}")
+        if make_layer is not None and not callable(make_layer):
+            raise TypeError(f"make_layer must be callable (input_size, hidden_size, rng, dtype) -> layer; "
+                            f"got {type(make_layer).__name__}")
         rng = as_rng(rng)
         self.cell, self.dtype = cell, np.dtype(dtype)
-        self.layers = {cell: CELLS[cell](input_size, hidden_size, rng=rng, dtype=dtype),
-                       "head": Dense(hidden_size, 1, rng=rng, dtype=dtype)}
+        if make_layer is None:
+            layer = CELLS[cell](input_size, hidden_size, rng=rng, dtype=dtype)
+        else:
+            layer = make_layer(input_size, hidden_size, rng, self.dtype)
+            sizes = (getattr(layer, "input_size", None), getattr(layer, "hidden_size", None))
+            if sizes != (input_size, hidden_size):
+                raise ValueError(f"make_layer built a layer of (input_size, hidden_size) = {sizes}; "
+                                 f"expected ({input_size}, {hidden_size})")
+        self.layers = {cell: layer, "head": Dense(hidden_size, 1, rng=rng, dtype=dtype)}
         self.layers["head"].params["W"][...] = 0.0
         self.params = {f"{n}.{k}": v for n, layer in self.layers.items() for k, v in layer.params.items()}
         self.grads = {f"{n}.{k}": v for n, layer in self.layers.items() for k, v in layer.grads.items()}

@@ -10,11 +10,6 @@ reader sees the complete previous run or the complete new one, and a run
 that fails (NaN in training, a full disk) leaves the previous one as it
 was. ``load_model`` checks the description against ``MODEL_SCHEMA`` and
 the array headers before it reads any array data or builds anything.
-
-``prepare``, ``baselines``, ``new_model`` and ``fit`` build the first
-version's end-to-end model (``model.RatingModel``: item embedding -> LSTM,
-bias tables; trained on the training part only, validation only stopping
-it); they are kept for the notebook's comparison and the tests of that model.
 """
 
 from __future__ import annotations
@@ -28,18 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from .. import io
-from ..data import Ratings, checksum, fetch_movielens_100k, make_synthetic, temporal_split
-from .baselines import GlobalMean, fit_bias_model, mae, rmse
+from ..data import checksum, fetch_movielens_100k, make_synthetic, temporal_split
 from .hybrid import CELLS, FEATURES, CorrectionNet, Histories, SequenceConfig, build_histories, make_cutset, \
     make_inputs, next_step_inputs, predict_cuts
 from .mf import MatrixFactorization
-from .model import RatingModel
 from .protocol import BASES, ROW_LABELS, run_protocol
-from .sequences import UNKNOWN_ITEM, UserSequences, build_sequences
-from .train import TrainConfig, TrainResult, train
 
 __all__ = [
-    "Experiment", "load_data", "prepare", "baselines", "new_model", "fit", "SequenceRecommender", "save_model",
+    "load_data", "SequenceRecommender", "save_model",
     "load_model", "run", "metrics_table", "RUN_FILES", "MODEL_SCHEMA", "METRICS_SCHEMA",
 ]
 
@@ -105,67 +96,6 @@ def load_data(name="movielens", *, cache_dir=None, seed=0, log=print):
 
 def _load_data_from_meta(meta, cache_dir=None):
     return load_data(meta["name"], cache_dir=cache_dir, seed=meta.get("seed", 0), log=None)[0]
-
-
-@dataclass
-class Experiment:
-    """The data of one run, split and arranged as user sequences."""
-
-    ratings: Ratings
-    data_meta: dict
-    split: object
-    seqs: UserSequences
-
-    def part(self, index):
-        """(user, item, rating) raw arrays of the rows ``index``."""
-        r = self.ratings
-        return r.user[index], r.item[index], r.rating[index]
-
-
-def prepare(ratings, data_meta):
-    """Split ``ratings`` in time and build the user sequences."""
-    split = temporal_split(ratings)
-    return Experiment(ratings, data_meta, split, build_sequences(ratings, split))
-
-
-def baselines(exp: Experiment):
-    """Global mean and the bias model (lam chosen on validation), scored on validation and test.
-
-    Returns
-    -------
-    results : dict
-        ``{"global_mean": {...}, "bias": {..., "reg": lam}}`` with ``val`` and
-        ``test`` RMSE/MAE each.
-    bias_model : BiasModel
-    """
-    train_, val, test = exp.part(exp.split.train), exp.part(exp.split.val), exp.part(exp.split.test)
-    mean = GlobalMean(train_[2])
-    bias, _ = fit_bias_model(train_, val)
-    results = {}
-    for name, model in (("global_mean", mean), ("bias", bias)):
-        results[name] = {
-            part: {"rmse": rmse(model.predict(u, i), r), "mae": mae(model.predict(u, i), r), "n": len(r)}
-            for part, (u, i, r) in (("val", val), ("test", test))
-        }
-    results["bias"]["reg"] = bias.reg
-    return results, bias
-
-
-def new_model(exp: Experiment, bias_model, config: TrainConfig):
-    """A RatingModel whose bias tables start from ``bias_model``."""
-    seqs = exp.seqs
-    model = RatingModel(seqs.num_items, seqs.num_users, bias_model.mu, embed_dim=config.embed_dim,
-                        hidden_size=config.hidden_size, rng=config.seed, dtype=config.dtype, cell=config.cell)
-    b_item = bias_model.predict(np.full(seqs.num_items, -1), seqs.item_ids) - bias_model.mu
-    b_user = bias_model.predict(seqs.user_ids, np.full(seqs.num_users, -1)) - bias_model.mu
-    b_item[UNKNOWN_ITEM] = 0.0
-    model.init_biases(bias_model.mu, b_item, b_user)
-    return model
-
-
-def fit(exp: Experiment, bias_model, config: TrainConfig, **kwargs) -> TrainResult:
-    """Build and train a model on ``exp`` (keyword arguments go to ``train``)."""
-    return train(new_model(exp, bias_model, config), exp.seqs, config, **kwargs)
 
 
 @dataclass

@@ -14,7 +14,7 @@ the base + recurrent correction of ``hybrid.py``):
 A test rating is never an input to any fit or any prediction; only the
 identities and times of the test ratings are used (which movie, when), as a
 recommender asked for a prediction would know them.
-``tests/test_recommender.py::test_test_ratings_never_enter_the_protocol``
+``tests/test_protocol.py::test_test_ratings_never_enter_the_protocol``
 changes every test rating and checks that no prediction moves.
 
 The sequence model's prefix levels (``hybrid.Histories.ends``): level 1 is
@@ -36,7 +36,8 @@ from .hybrid import CorrectionNet, Histories, SequenceConfig, build_histories, m
     train_corrector
 from .mf import MF_GRID, MatrixFactorization, fit_mf
 
-__all__ = ["BASES", "ProtocolResult", "run_protocol", "fit_base", "scores", "ROW_LABELS"]
+__all__ = ["BASES", "ProtocolResult", "SequenceFit", "run_protocol", "fit_sequence", "fit_base", "scores",
+           "ROW_LABELS"]
 
 #: The bases the sequence model can correct.
 BASES = ("mf", "bias", "mean")
@@ -183,31 +184,90 @@ def run_protocol(ratings: Ratings, config: SequenceConfig | None = None, *, base
         base_choice = {"mf": choice, "bias": {"reg": bias_val.reg}, "mean": {}}[base]
         models = {lv: bases[lv] if base == "mf" and lv in bases else fit_base(base, h, lv, base_choice, seed)
                   for lv in levels}
-        pred_by_level = {lv: m.predict(h.user, h.item) for lv, m in models.items()}
-        mus = {lv: m.mu for lv, m in models.items()}
-        dtype = np.dtype(config.dtype)
-
-        # choose the epoch count: cuts at levels 3 .., validation scored from level 2
         log(f"{config.cell.upper()} correction of the {base} base: choosing the epoch count on validation")
-        net = CorrectionNet(hidden_size=config.hidden_size, cell=config.cell, rng=seed, dtype=dtype)
-        choose = train_corrector(net, h, pred_by_level, mus, make_cutset(h, range(3, 3 + config.cuts), config.window),
-                                 config, val_cuts=make_cutset(h, [2], config.window),
-                                 log=log if progress else None)
-        epochs = choose.best_epoch  # 0 if no epoch beat the untrained net, which predicts the base exactly
-        _, pred_val, target_val = predict_cuts(net, h, pred_by_level, mus, make_cutset(h, [2], config.window))
-        # refit: a fresh net, the same seed, cuts at levels 2 .., test scored from level 1
-        log(f"refit on train + validation: {epochs} epochs")
-        net = CorrectionNet(hidden_size=config.hidden_size, cell=config.cell, rng=seed, dtype=dtype)
-        train_corrector(net, h, pred_by_level, mus, make_cutset(h, range(2, 2 + config.cuts), config.window), config,
-                        epochs=epochs, log=None)
-        test_rows, pred_test, target_test = predict_cuts(net, h, pred_by_level, mus, make_cutset(h, [1], config.window))
-        rows["sequence"] = {"val": scores(pred_val, target_val), "test": scores(pred_test, target_test),
-                            "choice": {"epochs": epochs, "cell": config.cell, "base": base}}
+        fit = fit_sequence(h, models, config, log=log if progress else None)
+        log(f"refit on train + validation: {fit.epochs} epochs")
+        rows["sequence"] = {"val": fit.val, "test": fit.test,
+                            "choice": {"epochs": fit.epochs, "cell": config.cell, "base": base}}
         # in the order of the other models' predictions (h's order of the test ratings)
         by_row = np.full(len(ratings), np.nan)
-        by_row[test_rows] = pred_test
+        by_row[fit.test_rows] = fit.test_pred
         preds["sequence"] = by_row[h.row[test_]]
         seconds["sequence"] = time.perf_counter() - t
-        result.base, result.net, result.history = models[1], net, choose.history
+        result.base, result.net, result.history = models[1], fit.net, fit.history
     result.test_predictions = {k: (h.row[test_], v) for k, v in preds.items()}
     return result
+
+
+@dataclass
+class SequenceFit:
+    """What ``fit_sequence`` chose and measured.
+
+    Attributes
+    ----------
+    epochs : int
+        The epoch count chosen on validation (0: no epoch beat the untrained
+        net, which predicts the base exactly).
+    val, test : dict
+        ``scores`` of the chosen net on validation (cuts at level 2) and of
+        the refitted net on test (cuts at level 1).
+    net : hybrid.CorrectionNet
+        The net refitted on train + validation.
+    history : list
+        Per-epoch log of choosing the epoch count.
+    test_rows, test_pred : (N_test,) arrays
+        The test predictions, by row of the original ``Ratings``.
+    """
+
+    epochs: int
+    val: dict
+    test: dict
+    net: CorrectionNet
+    history: list
+    test_rows: np.ndarray
+    test_pred: np.ndarray
+
+
+def fit_sequence(h: Histories, models, config: SequenceConfig, *, make_layer=None, log=None):
+    """The sequence model's part of the protocol, given the bases: choose the epoch count, refit, score test.
+
+    Parameters
+    ----------
+    h : hybrid.Histories
+    models : dict of level -> MatrixFactorization
+        The base fitted on each prefix level 1 .. 2 + ``config.cuts``
+        (``fit_base``); bases do not depend on the net, so one set serves
+        any number of nets (the LSTM laboratory fits them once per seed).
+    config : SequenceConfig
+        Its ``seed`` seeds the net (both fits start from the same parameters).
+    make_layer : callable, optional
+        Builds the net's recurrent layer (``CorrectionNet``'s argument).
+    log : callable or None
+        Receives a line per epoch of choosing.
+
+    Returns
+    -------
+    SequenceFit
+    """
+    pred_by_level = {lv: m.predict(h.user, h.item) for lv, m in models.items()}
+    mus = {lv: m.mu for lv, m in models.items()}
+    dtype = np.dtype(config.dtype)
+
+    def new_net():
+        return CorrectionNet(hidden_size=config.hidden_size, cell=config.cell, rng=config.seed, dtype=dtype,
+                             make_layer=make_layer)
+
+    # choose the epoch count: cuts at levels 3 .., validation scored from level 2
+    val_cuts = make_cutset(h, [2], config.window)
+    net = new_net()
+    choose = train_corrector(net, h, pred_by_level, mus, make_cutset(h, range(3, 3 + config.cuts), config.window),
+                             config, val_cuts=val_cuts, log=log)
+    epochs = choose.best_epoch
+    _, pred_val, target_val = predict_cuts(net, h, pred_by_level, mus, val_cuts)
+    # refit: a fresh net, the same seed, cuts at levels 2 .., test scored from level 1
+    net = new_net()
+    train_corrector(net, h, pred_by_level, mus, make_cutset(h, range(2, 2 + config.cuts), config.window), config,
+                    epochs=epochs, log=None)
+    test_rows, pred_test, target_test = predict_cuts(net, h, pred_by_level, mus, make_cutset(h, [1], config.window))
+    return SequenceFit(epochs, scores(pred_val, target_val), scores(pred_test, target_test), net, choose.history,
+                       test_rows, pred_test)
