@@ -242,8 +242,10 @@ def save(path, arrays, meta):
         "meta": meta,
     }
     try:
-        embedded = json.dumps(core, sort_keys=True).encode()
-    except (TypeError, ValueError) as e:
+        embedded = json.dumps(core, sort_keys=True, allow_nan=False).encode()
+    except ValueError as e:  # NaN or inf: JSON has no such numbers, and load would refuse them
+        raise ValueError(f"meta holds a number that is not finite (NaN or inf), which JSON cannot store ({e})") from None
+    except TypeError as e:
         raise TypeError(f"meta cannot be stored as JSON ({e})") from None
     if _json_depth(core) > MAX_JSON_DEPTH:
         raise ValueError(f"meta is nested more than {MAX_JSON_DEPTH - 2} levels deep")

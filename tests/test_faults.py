@@ -713,3 +713,9 @@ def test_the_issues_edited_model_json_cases_are_refused_by_the_schema(tmp_path, 
         monkeypatch.setattr(pipeline, name, allocates)
     refused(lambda: pipeline.load_model(tmp_path), io.ModelFileError, culprit)
     assert _files(tmp_path) == before
+
+
+def test_save_refuses_non_finite_meta_and_writes_nothing(tmp_path):
+    with pytest.raises(ValueError, match="not finite"):
+        io.save(tmp_path / "m", {"a": np.ones(2)}, {"x": float("nan")})
+    assert list(tmp_path.iterdir()) == []

@@ -356,3 +356,10 @@ def test_stack_gradients_match_central_differences_property(kinds, B, T, p, seed
     # ~1e-7 (a saturated gate), where central differences (noise ~1e-11) cannot reach 1e-7 relative.
     flat = lambda d: np.concatenate([d[k].ravel() for k in arrays])  # noqa: E731
     assert relative_error(flat(analytic), flat(numerical)) <= TOLERANCE
+
+
+def test_stack_refuses_non_layers_and_mixed_dtypes():
+    with pytest.raises(TypeError, match=r"layers\[1\] is a str"):
+        Stack([LSTM(3, 4, rng=0), "x"])
+    with pytest.raises(ValueError, match=r"layers\[1\] has dtype float64 but layers\[0\] has float32"):
+        Stack([LSTM(3, 4, rng=0, dtype=np.float32), LSTM(4, 4, rng=0)])

@@ -414,3 +414,30 @@ def test_variants_stack_and_the_stack_passes_the_gradient_check(rng):
     analytic = {k: g.copy() for k, g in stack.grads.items()}
     errors = check_gradients(loss, stack.params, analytic)
     assert len(errors) == 6 + 3 + 3 and max(errors.values()) <= TOLERANCE, errors
+
+
+def test_backward_refuses_another_layers_cache_and_non_finite_results():
+    """A cache of another layer of the same sizes, and results that overflow, are refused; grads unchanged."""
+    x = np.ones((2, 3, 3))
+    layer, other = VariantLSTM("peephole", 3, 4, rng=0), VariantLSTM("peephole", 3, 4, rng=1)
+    before = {k: g.copy() for k, g in layer.grads.items()}
+    _, _, foreign = other.forward(x)
+    with pytest.raises(ValueError, match="another VariantLSTM"):
+        layer.backward(np.ones((2, 3, 4)), foreign)
+    article = VariantLSTM("article", 3, 4, rng=0)
+    out, _, cache = article.forward(x)
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match="not finite"):
+        article.backward(np.full_like(out, 1e308), cache)
+    assert all(np.array_equal(layer.grads[k], before[k]) for k in before)
+    assert all(np.all(g == 0) for g in article.grads.values())  # never written
+
+
+@pytest.mark.parametrize("bad", [float("nan"), None, "1"])
+def test_forget_bias_must_be_a_finite_number(bad):
+    with pytest.raises((TypeError, ValueError), match="forget_bias"):
+        VariantLSTM("peephole", 3, 4, rng=0, forget_bias=bad)
+
+
+def test_variant_name_must_be_a_string():
+    with pytest.raises(ValueError, match="variant must be one of"):
+        VariantLSTM(["lstm"], 3, 4)

@@ -116,6 +116,13 @@ class Stack:
         layers = list(layers)
         if not layers:
             raise ValueError("layers is empty; a stack needs at least one layer")
+        for k, layer in enumerate(layers):
+            if not (callable(getattr(layer, "forward", None)) and callable(getattr(layer, "backward", None))):
+                raise TypeError(f"layers[{k}] is a {type(layer).__name__}; expected a recurrent layer "
+                                "(LSTM, GRU, RNN, VariantLSTM or one with their forward/backward)")
+            if getattr(layer, "dtype", None) != getattr(layers[0], "dtype", None):
+                raise ValueError(f"layers[{k}] has dtype {getattr(layer, 'dtype', None)} but layers[0] has "
+                                 f"{getattr(layers[0], 'dtype', None)}; every layer of a stack needs the same dtype")
         for k in range(1, len(layers)):
             below, above = getattr(layers[k - 1], "hidden_size", None), getattr(layers[k], "input_size", None)
             if below is not None and above is not None and below != above:

@@ -40,7 +40,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import as_float_array, as_sequence, as_state
+from .._checks import as_float_array, as_scalar, as_sequence, as_state, check_finite
 from ..cells.lstm import GATES
 from ..cells.variants import VARIANTS
 from ._base import RecurrentLayer
@@ -56,6 +56,7 @@ class VariantCache(NamedTuple):
     steps: list              # T step caches, from the variant's step_forward
     mask: np.ndarray | None  # (T, B, 1) or None
     shape: tuple             # (B, T, D)
+    params: dict             # the layer's params dict: backward refuses another layer's cache
 
 
 def init_variant_params(variant, input_size, hidden_size, rng, dtype=np.float64, forget_bias=1.0):
@@ -130,8 +131,9 @@ class VariantLSTM(RecurrentLayer):
     has_cell_state = True
 
     def __init__(self, variant, input_size, hidden_size, *, rng=None, dtype=np.float64, forget_bias=1.0):
-        if variant not in VARIANTS:
+        if not isinstance(variant, str) or variant not in VARIANTS:
             raise ValueError(f"variant must be one of {list(VARIANTS)}; got {variant!r}")
+        forget_bias = as_scalar("forget_bias", forget_bias)
         self.variant = variant
         self.gates = VARIANTS[variant].gates
         self._setup(input_size, hidden_size, rng, dtype, partial(init_variant_params, variant),
@@ -180,7 +182,7 @@ class VariantLSTM(RecurrentLayer):
             else:  # a padded step carries the previous state through unchanged
                 h, c = np.where(m[t] == 1, h_new, h), np.where(m[t] == 1, c_new, c)
             out[:, t] = h if m is None else np.where(m[t] == 1, h, 0)
-        return out, (h.copy(), c.copy()), VariantCache(self.variant, steps, m, (B, T, D))
+        return out, (h.copy(), c.copy()), VariantCache(self.variant, steps, m, (B, T, D), self.params)
 
     def backward(self, dout, cache, dh_T=None, dc_T=None):
         """Backpropagation through time; stores the parameter gradients in ``grads``.
@@ -204,6 +206,9 @@ class VariantLSTM(RecurrentLayer):
             raise TypeError(f"cache must be the VariantCache returned by forward; got {type(cache).__name__}")
         if cache.variant != self.variant:
             raise ValueError(f"cache is from the variant {cache.variant!r}; this layer is {self.variant!r}")
+        if cache.params is not self.params:
+            raise ValueError("cache was made by another VariantLSTM (or before this layer's parameters were replaced); "
+                             "backward needs the cache of this layer's own forward")
         B, T, D = cache.shape
         H, dt = self.hidden_size, self.dtype
         dout = as_float_array("dout", dout, ("B", "T", "H"), (B, T, H), dt)
@@ -223,6 +228,7 @@ class VariantLSTM(RecurrentLayer):
                 dh, dc = dh_step + (1 - m[t]) * dh, dc_step + (1 - m[t]) * dc
             for k, g in step_grads.items():
                 grads[k] += g
+        check_finite("VariantLSTM.backward", dx=dx, dh0=dh, dc0=dc, **{f"grads[{k!r}]": g for k, g in grads.items()})
         for k, g in grads.items():
             self.grads[k][...] = g
         return dx, dh, dc
