@@ -1,9 +1,11 @@
 """The ``lstm-np`` command (also ``python -m lstm_np``).
 
     lstm-np gradcheck                      check every gradient, print the table
-    lstm-np train [--data synthetic] ...   run the protocol (baselines, MF, sequence model), write model + metrics + plot
+    lstm-np train --task next-item ...     next-item recommendation: leave-one-out, full ranking, every baseline + the LSTM
+    lstm-np train [--data synthetic] ...   rating prediction: the protocol (baselines, MF, sequence model), model + metrics
     lstm-np evaluate MODEL                 reprint the metrics of a saved model
-    lstm-np recommend MODEL --user ID      the unseen movies it rates highest
+    lstm-np recommend MODEL --user ID      what the model recommends (next-item model: most likely next; rating
+                                           model: highest predicted rating)
     lstm-np textgen [--text FILE] ...      a character-level language model: bits per character, samples
 """
 
@@ -24,9 +26,19 @@ def _cmd_gradcheck(args):
 
 
 def _cmd_train(args):
+    if args.task == "next-item":
+        return _cmd_train_next_item(args)
     from .recommender.hybrid import SequenceConfig
     from .recommender.pipeline import RUN_FILES, run
 
+    for name in ("embed_dim", "dropout", "tie_break", "workers"):
+        if getattr(args, name) is not None:
+            raise ValueError(f"--{name.replace('_', '-')} is an option of --task next-item")
+    if args.tied or args.quick or args.seeds is not None:
+        raise ValueError("--tied, --quick and --seeds are options of --task next-item")
+    if args.cell is not None and args.cell not in ("lstm", "gru", "rnn"):
+        raise ValueError(f"--cell {args.cell}: the rating task's correction net takes lstm, gru or rnn "
+                         "(the cell variants work with --task next-item)")
     given = {k: getattr(args, k) for k in ("cell", "hidden_size", "window", "cuts", "epochs", "patience", "lr",
                                             "batch_size", "seed", "dtype")}
     try:
@@ -38,6 +50,34 @@ def _cmd_train(args):
     _check_out(out, replaceable=RUN_FILES)  # before any training: a bad --out costs nothing
     run(args.data, config, out, base=args.base, cache_dir=args.cache_dir, data_seed=args.data_seed,
         progress=not args.no_progress)
+    print(f"wrote {out}/model.npz, {out}/model.json, {out}/metrics.json, {out}/training.png")
+    return 0
+
+
+def _cmd_train_next_item(args):
+    from .recommender.nextitem import NextItemConfig
+    from .recommender.nextitem_pipeline import RUN_FILES, run_next_item
+
+    for name in ("window", "cuts"):
+        if getattr(args, name) is not None:
+            raise ValueError(f"--{name} is an option of the rating task (--task rating)")
+    if args.base != "mf":
+        raise ValueError("--base is an option of the rating task (--task rating)")
+    if args.seed is not None and args.seeds is not None:
+        raise ValueError("give --seed or --seeds, not both")
+    given = {k: getattr(args, k) for k in ("cell", "embed_dim", "hidden_size", "dropout", "epochs", "patience", "lr",
+                                            "batch_size", "dtype")}
+    settings = {k: v for k, v in given.items() if v is not None}
+    if args.tied:
+        settings["tied"] = True
+        settings.setdefault("embed_dim", settings.get("hidden_size", NextItemConfig().hidden_size))
+    config = NextItemConfig(**settings)  # ValueError (one line, status 2) for a bad setting
+    seeds = args.seeds if args.seeds is not None else [args.seed if args.seed is not None else 0]
+    out = args.out or ("runs/next-item" if args.data == "movielens" else f"runs/next-item-{args.data}")
+    _check_out(out, replaceable=RUN_FILES)  # before any training
+    run_next_item(args.data, config, out, seeds=seeds, tie_break=args.tie_break or "item", quick=args.quick,
+                  cache_dir=args.cache_dir, data_seed=args.data_seed, workers=args.workers or 1,
+                  progress=not args.no_progress)
     print(f"wrote {out}/model.npz, {out}/model.json, {out}/metrics.json, {out}/training.png")
     return 0
 
@@ -67,6 +107,10 @@ def _cmd_evaluate(args):
 def _cmd_recommend(args):
     import numpy as np
 
+    from .recommender.nextitem_model import MODEL_KIND, NextItemRecommender, model_kind
+
+    if model_kind(args.model) == MODEL_KIND:
+        return _recommend_next_item(NextItemRecommender.load(args.model), args)
     from .recommender.pipeline import load_model
 
     model, (ratings, h), _ = load_model(args.model, cache_dir=args.cache_dir)
@@ -77,10 +121,36 @@ def _cmd_recommend(args):
         return 2
     items, scores = model.recommend(h, int(where[0]), top=args.top)
     n_rated = int(np.diff(h.offsets)[where[0]])
-    print(f"Top {len(items)} unseen movies for user {args.user} (who rated {n_rated}):")
+    print(f"Top {len(items)} unseen movies for user {args.user} (who rated {n_rated}), from the rating model "
+          f"({model.config.cell.upper()} + {model.base_kind} base), ranked by predicted rating. This answers "
+          "'what would they rate highest?', not 'what will they watch next?': a next-item model "
+          "(lstm-np train --task next-item) ranks for that.")
     for rank, (item, score) in enumerate(zip(items, scores), 1):
         raw = int(h.item_ids[item])
         print(f"{rank:3d}. {score:.2f}  {ratings.titles.get(raw, f'item {raw}')}")
+    return 0
+
+
+def _recommend_next_item(model, args):
+    recs = model.recommend(user=args.user, top=args.top)
+    popular = model.popular(user=args.user, top=args.top)
+    n_known = len(model.history(args.user))
+    hr = model.meta.get("metrics", {}).get("test_HR@10", {})
+    cell = model.net.config.cell.upper()
+
+    def measured(name):
+        return f"test HR@10 {hr[name]:.3f}" if name in hr else "not measured"
+
+    print(f"User {args.user} (history of {n_known} movies known to the model). What to watch next:")
+    left = f"{cell} next-item model ({measured('lstm')})"
+    right = f"most popular unseen movies ({measured('popularity')})"
+    width = max(len(left), 46)
+    print(f"     {left:<{width}}  {right}")
+    for rank, ((_, title, p), (_, ptitle, count)) in enumerate(zip(recs, popular), 1):
+        a = f"{title[:width - 8]} ({100 * p:.1f}%)"
+        print(f"{rank:3d}. {a:<{width}}  {ptitle[:46]} ({count})")
+    print(f"(percent: the model's probability that this is the next movie; count: times watched in the histories "
+          "the model was refitted on; HR@10: share of users whose next movie, held out, is in the top 10)")
     return 0
 
 
@@ -122,25 +192,46 @@ def build_parser():
     from .recommender.hybrid import SequenceConfig
 
     d = SequenceConfig()
-    p = sub.add_parser("train", help="run the protocol: baselines, MF and the sequence model; save the model")
+    from .recommender.nextitem import NEXT_ITEM_CELLS, NextItemConfig, _variant_names
+
+    n = NextItemConfig()
+    p = sub.add_parser("train", help="train and measure a recommender: --task next-item (what will the user watch "
+                                     "next?) or rating (what would they rate it?)")
+    p.add_argument("--task", choices=["rating", "next-item"], default="rating",
+                   help="rating: predict ratings (RMSE; the default); next-item: rank every movie as the next one "
+                        "(HR/NDCG/MRR, leave-one-out, every baseline)")
     p.add_argument("--data", choices=["movielens", "synthetic"], default="movielens",
                    help="MovieLens-100K (fetched and cached) or a small offline synthetic set")
-    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], help=f"recurrent layer (default {d.cell})")
+    p.add_argument("--cell", choices=sorted(NEXT_ITEM_CELLS) + sorted(_variant_names()),
+                   help=f"recurrent layer (default lstm); the rating task takes lstm, gru or rnn, next-item also "
+                        "any cell variant")
     p.add_argument("--base", choices=["mf", "bias", "mean"], default="mf",
-                   help="what the recurrent layer corrects: matrix factorisation, the bias model or the global "
-                        "mean (default mf)")
-    p.add_argument("--hidden-size", type=int, help=f"hidden units (default {d.hidden_size})")
-    p.add_argument("--window", type=int, help=f"most ratings read before a cut (default {d.window})")
-    p.add_argument("--cuts", type=int, help=f"training cuts per phase (default {d.cuts})")
-    p.add_argument("--epochs", type=int, help=f"most epochs while choosing on validation (default {d.epochs})")
-    p.add_argument("--patience", type=int, help=f"early-stopping patience while choosing (default {d.patience})")
-    p.add_argument("--lr", type=float, help=f"Adam learning rate (default {d.lr:g})")
-    p.add_argument("--batch-size", type=int, help=f"sequences per batch (default {d.batch_size})")
+                   help="rating task: what the recurrent layer corrects: matrix factorisation, the bias model or "
+                        "the global mean (default mf)")
+    p.add_argument("--hidden-size", type=int, help=f"hidden units (default {d.hidden_size}; next-item {n.hidden_size})")
+    p.add_argument("--embed-dim", type=int, help=f"next-item: item embedding size (default {n.embed_dim})")
+    p.add_argument("--dropout", type=float, help=f"next-item: dropout (default {n.dropout})")
+    p.add_argument("--tied", action="store_true", help="next-item: the output layer is the embedding table")
+    p.add_argument("--window", type=int, help=f"rating task: most ratings read before a cut (default {d.window})")
+    p.add_argument("--cuts", type=int, help=f"rating task: training cuts per phase (default {d.cuts})")
+    p.add_argument("--epochs", type=int,
+                   help=f"most epochs while choosing on validation (default {d.epochs}; next-item {n.epochs})")
+    p.add_argument("--patience", type=int,
+                   help=f"early-stopping patience while choosing (default {d.patience}; next-item {n.patience})")
+    p.add_argument("--lr", type=float, help=f"Adam learning rate (default {d.lr:g}; next-item {n.lr:g})")
+    p.add_argument("--batch-size", type=int,
+                   help=f"sequences per batch (default {d.batch_size}; next-item {n.batch_size})")
     p.add_argument("--seed", type=int, help=f"seed of everything random, MF included (default {d.seed})")
+    p.add_argument("--seeds", type=int, nargs="+", metavar="S",
+                   help="next-item: run these seeds and report mean and spread (the first seed's model is saved)")
+    p.add_argument("--workers", type=int, help="next-item: seeds run in this many processes (default 1)")
+    p.add_argument("--tie-break", choices=["item", "random"],
+                   help="next-item: order of equal timestamps (default item: by item id; random: seeded)")
+    p.add_argument("--quick", action="store_true", help="next-item: small grids and 3 epochs (seconds; for CI)")
     p.add_argument("--data-seed", type=int, default=0,
                    help="seed of the synthetic data set (default 0; --seed leaves the data alone)")
     p.add_argument("--dtype", choices=["float32", "float64"], help=f"default {d.dtype}")
-    p.add_argument("--out", help="output folder (default runs/DATA)")
+    p.add_argument("--out", help="output folder (default runs/DATA; next-item: runs/next-item)")
     p.add_argument("--cache-dir", help="where MovieLens is cached (default $LSTM_NP_CACHE or ~/.cache/lstm_np)")
     p.add_argument("--no-progress", action="store_true",
                    help="leave out the line per epoch (the summary lines and the table are still printed)")
@@ -168,7 +259,7 @@ def build_parser():
     p.set_defaults(func=_cmd_textgen)
 
     for name, helptext, func in (("evaluate", "reprint the metrics of a saved model", _cmd_evaluate),
-                                 ("recommend", "list the unseen movies a saved model rates highest", _cmd_recommend)):
+                                 ("recommend", "list what a saved model recommends for a user", _cmd_recommend)):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("model", help="a model folder (with model.npz) or a model .npz/.json file")
         p.add_argument("--cache-dir", help="where MovieLens is cached")
@@ -194,6 +285,12 @@ def _check_common(parser, args):
         value = getattr(args, name, None)
         if value is not None and value < 0:
             parser.error(f"--{name.replace('_', '-')} must be a non-negative integer; got {value}")
+    for value in getattr(args, "seeds", None) or []:
+        if value < 0:
+            parser.error(f"--seeds must be non-negative integers; got {value}")
+    workers = getattr(args, "workers", None)
+    if workers is not None and workers < 1:
+        parser.error(f"--workers must be a positive integer; got {workers}")
     tol = getattr(args, "tol", None)
     if tol is not None and not (math.isfinite(tol) and tol > 0):
         parser.error(f"--tol must be a finite number > 0; got {tol}")
@@ -211,7 +308,9 @@ def _expected_errors():
     try:
         from .recommender.hybrid import TrainingError
 
-        errors.append(TrainingError)
+        from .recommender.nextitem import TrainingError as NextItemTrainingError
+
+        errors += [TrainingError, NextItemTrainingError]
     except ImportError:
         pass
     return tuple(errors)

@@ -345,6 +345,41 @@ def _char_lm_case(rng, B=2, T=4, V=6, E=3, H=4):
     return loss, arrays, {k: v.copy() for k, v in model.grads.items()}
 
 
+def _next_item_case(rng, *, tied=False, cell="lstm", num_layers=1, B=3, T=5, I=7, E=4, H=4):
+    """The next-item model: Embedding -> (dropout) -> recurrent layers (padding mask, initial state)
+    -> (dropout) -> scores over I items (a dense head, or the embedding table when tied) -> masked cross-entropy."""
+    from .recommender.nextitem import NextItemConfig, NextItemNet
+
+    cfg = NextItemConfig(cell=cell, embed_dim=E, hidden_size=H, num_layers=num_layers, tied=tied, dropout=0.3,
+                         dtype="float64")
+    net = NextItemNet(I, cfg, rng=rng)
+    for v in net.params.values():
+        v += 0.3 * rng.standard_normal(v.shape)  # biases away from their initial values
+    ids, targets = rng.integers(0, I, size=(B, T)), rng.integers(0, I, size=(B, T))
+    mask = np.ones((B, T))
+    mask[0, 3:] = 0  # a shorter sequence (right padding, as in training)
+    mask[2, 1:] = 0
+    keep = 0.7
+    drop = {"input": (rng.random((B, T, E)) < keep) / keep, "output": (rng.random((B, T, H)) < keep) / keep,
+            "stack": [(rng.random((B, T, H)) < keep) / keep for _ in range(num_layers - 1)]}
+    state0 = [(0.5 * rng.standard_normal((B, H)), 0.5 * rng.standard_normal((B, H))) if cell == "lstm"
+              else 0.5 * rng.standard_normal((B, H)) for _ in range(num_layers)]
+    arrays = net.params
+
+    def loss():
+        return net.loss(ids, targets, mask, state0, dropout_masks=drop)[0]
+
+    net.backward(net.loss(ids, targets, mask, state0, dropout_masks=drop)[2])
+    return loss, arrays, {k: v.copy() for k, v in net.grads.items()}
+
+
+def _bpr_case(rng):
+    """BPR-MF's pairwise loss (``recommender.ranking_baselines``), with users and items repeated in the batch."""
+    from .recommender.ranking_baselines import bpr_gradcheck_case
+
+    return bpr_gradcheck_case(rng)
+
+
 CASES = {
     "lstm_cell": _cell_case,
     "gru_cell": _gru_cell_case,
@@ -360,6 +395,10 @@ CASES = {
     "stacked": _stacked_case,
     "softmax_ce": _softmax_ce_case,
     "char_lm": _char_lm_case,
+    "next_item": _next_item_case,
+    "next_item_tied_2_layers": lambda rng: _next_item_case(rng, tied=True, num_layers=2),
+    "next_item_gru": lambda rng: _next_item_case(rng, cell="gru"),
+    "bpr_mf": _bpr_case,
 }
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["training_figure"]
+__all__ = ["training_figure", "next_item_figure"]
 
 
 def training_figure(metrics, pred, target, path=None):
@@ -57,5 +57,45 @@ def training_figure(metrics, pred, target, path=None):
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
+
+
+def next_item_figure(per_seed, path=None):
+    """Two panels: the next-item model's training loss and validation NDCG@10 per epoch, one line per seed,
+    with the baselines' validation NDCG@10 as horizontal lines.
+
+    Parameters
+    ----------
+    per_seed : list of dict
+        ``metrics["per_seed"]`` as written by ``nextitem_pipeline.run_next_item``.
+    path : path-like, optional
+        Where to save a PNG; the figure is returned either way.
+    """
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for run in per_seed:
+        hist = run["rows"]["lstm"]["history"]
+        epochs = [h["epoch"] for h in hist if h["loss"] is not None]
+        ax_loss.plot(epochs, [h["loss"] for h in hist if h["loss"] is not None], marker=".", label=f"seed {run['seed']}")
+        ax_val.plot([h["epoch"] for h in hist], [h["NDCG@10"] for h in hist], marker=".", label=f"LSTM, seed {run['seed']}")
+        best = run["rows"]["lstm"]["choice"]["epochs"]
+        ax_val.axvline(best, color="grey", lw=0.6, ls=":")
+    for k, name in enumerate(n for n in per_seed[0]["rows"] if n != "lstm"):
+        ax_val.axhline(per_seed[0]["rows"][name]["val"]["removed"]["NDCG@10"], color=f"C{k + 3}", lw=1, ls="--",
+                       label=name)
+    ax_loss.set(xlabel="epoch", ylabel="training cross-entropy (nats)", title="training loss")
+    ax_val.set(xlabel="epoch", ylabel="validation NDCG@10 (seen removed)",
+               title="validation (dotted: the epoch chosen)")
+    ax_loss.legend(fontsize=8)
+    ax_val.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(Path(path), dpi=110)
         plt.close(fig)
     return fig

@@ -1,0 +1,176 @@
+"""The next-item job, as run by ``lstm-np train --task next-item``: data -> split -> protocol -> model, metrics, plot.
+
+For each seed: the leave-one-out protocol for every baseline and the
+recurrent model (``nextitem_protocol.run_next_item_protocol``), then the
+same models' top-10 lists on the temporal split (``temporal_top_n``). The
+first seed's refitted recurrent model is saved as a
+``NextItemRecommender`` (with the popularity counts' histories and the
+titles, so ``lstm-np recommend`` needs no data set); ``metrics.json`` holds
+every seed's rows and the mean and sample standard deviation over seeds.
+The folder is written as a unit (``io.run_folder``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from .. import io
+from ..data import VAL, checksum
+from ..data.sequences import leave_one_out
+from .nextitem import NextItemConfig
+from .nextitem_model import NextItemRecommender
+from .nextitem_protocol import run_next_item_protocol, temporal_top_n
+
+__all__ = ["RUN_FILES", "QUICK", "run_next_item", "ranking_table", "summarise_seeds", "MODEL_LABELS"]
+
+RUN_FILES = ("model.npz", "model.json", "metrics.json", "training.png")
+
+#: Labels of the rows, in the order printed.
+MODEL_LABELS = {"popularity": "popularity", "itemknn": "item-kNN (cosine, shrunk)",
+                "transition": "first-order transitions", "bprmf": "BPR-MF", "ease": "EASE", "lstm": "LSTM next-item"}
+
+#: A run of a few seconds (CI, the notebooks' quick mode): small grids, a few epochs.
+QUICK = {"config": {"embed_dim": 16, "hidden_size": 16, "epochs": 3, "patience": 2},
+         "grids": {"itemknn": {"k": (20,), "shrink": (10.0,)}, "transition": {"alpha": (1.0,)},
+                   "bprmf": {"factors": (8,), "reg": (0.01,), "epochs": (3,)}, "ease": {"lam": (100.0,)}}}
+
+
+def _one_seed(args):
+    """One seed's protocol and temporal lists (a function of its arguments, for worker processes)."""
+    ratings, config, tie_break, grids, baselines, progress = args
+    log_lines = []
+
+    def log(line):
+        log_lines.append(line)
+        if progress:
+            print(f"[seed {config.seed}] {line}", flush=True)
+
+    seqs = leave_one_out(ratings, tie_break=tie_break, seed=config.seed)
+    rows, models = run_next_item_protocol(seqs, config, baselines=baselines, grids=grids, log=log,
+                                          progress=progress)
+    temporal = temporal_top_n(ratings, rows, config, log=log)
+    net = models["lstm"].net
+    return rows, temporal, net, seqs, log_lines
+
+
+def _mean_sd(values):
+    a = np.asarray(values, dtype=np.float64)
+    return float(a.mean()), (float(a.std(ddof=1)) if len(a) > 1 else 0.0)
+
+
+def summarise_seeds(per_seed):
+    """Mean and sample sd over seeds of every number in the rows: ``{name: {"test": {"removed": {m: [mean, sd]}}}}``."""
+    out = {}
+    for name in per_seed[0]["rows"]:
+        out[name] = {}
+        for part in ("val", "test"):
+            out[name][part] = {}
+            for setting in ("removed", "kept"):
+                keys = [k for k in per_seed[0]["rows"][name][part][setting] if k != "n"]
+                out[name][part][setting] = {k: _mean_sd([s["rows"][name][part][setting][k] for s in per_seed])
+                                            for k in keys}
+        out[name]["temporal"] = {k: _mean_sd([s["temporal"][name][k] for s in per_seed])
+                                 for k in ("users_with_hit", "recall", "ndcg")}
+    return out
+
+
+def ranking_table(summary, n_seeds):
+    """The summary as plain text: test metrics with seen items removed and kept, the temporal split's top 10."""
+    def f(pair):
+        m, sd = pair
+        return f"{m:.4f}" if n_seeds == 1 else f"{m:.4f}±{sd:.4f}"
+
+    w = 26
+    lines = [f"test, leave-one-out, full ranking{'' if n_seeds == 1 else f', mean±sd of {n_seeds} seeds'}",
+             f"{'model':<{w}} {'HR@10':>15} {'NDCG@10':>15} {'MRR@10':>15} {'HR@10 kept':>15} {'NDCG@10 kept':>15} "
+             f"{'temporal hit':>15}", "-" * (w + 96)]
+    for name in sorted(summary, key=lambda n: list(MODEL_LABELS).index(n) if n in MODEL_LABELS else 99):
+        s = summary[name]
+        rem, kept = s["test"]["removed"], s["test"]["kept"]
+        lines.append(f"{MODEL_LABELS.get(name, name):<{w}} {f(rem['HR@10']):>15} {f(rem['NDCG@10']):>15} "
+                     f"{f(rem['MRR@10']):>15} {f(kept['HR@10']):>15} {f(kept['NDCG@10']):>15} "
+                     f"{f(s['temporal']['users_with_hit']):>15}")
+    lines.append("(HR/NDCG/MRR: seen items removed unless 'kept'; temporal hit: share of users with a test movie in the "
+                 "top 10 on the temporal split)")
+    return "\n".join(lines)
+
+
+def run_next_item(data="movielens", config: NextItemConfig | None = None, out_dir="runs/next-item", *, seeds=(0,),
+                  tie_break="item", quick=False, cache_dir=None, data_seed=0, workers=1, baselines=None, log=print,
+                  progress=True, plot=True):
+    """Run the next-item protocol for each seed and write the run folder.
+
+    Parameters
+    ----------
+    config : NextItemConfig
+        Its ``seed`` is replaced by each of ``seeds``.
+    seeds : sequence of int >= 0
+    tie_break : "item" or "random"
+        Order of equal timestamps (``data.sequences``); "random" draws it from each seed.
+    quick : bool
+        Small grids and a few epochs (``QUICK``): seconds, for CI.
+    workers : int
+        Seeds run in this many processes at once.
+
+    Returns
+    -------
+    metrics : dict
+        Also written to ``out_dir/metrics.json``.
+    """
+    from .pipeline import load_data
+
+    config = config or NextItemConfig()
+    seeds = list(seeds)
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be integers >= 0, at least one; got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be different; got {seeds!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer; got {workers!r}")
+    grids = None
+    if quick:
+        config = config.replace(**QUICK["config"])
+        grids = QUICK["grids"]
+    out = Path(out_dir)
+    io.check_writable_dir(out, name="out", replaceable=RUN_FILES)  # before any work
+    ratings, data_meta = load_data(data, cache_dir=cache_dir, seed=data_seed, log=log)
+    say = log or (lambda *_: None)
+    say(f"{data}: {len(ratings):,} interactions; leave-one-out (ties in time broken by {tie_break}); "
+        f"seeds {seeds}")
+    start = time.perf_counter()
+    jobs = [(ratings, config.replace(seed=s), tie_break, grids, baselines, progress and log is not None)
+            for s in seeds]
+    if workers > 1 and len(seeds) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(seeds))) as pool:
+            results = list(pool.map(_one_seed, jobs))
+    else:
+        results = [_one_seed(job) for job in jobs]
+    seconds = time.perf_counter() - start
+    per_seed = [{"seed": s, "rows": r[0], "temporal": r[1]} for s, r in zip(seeds, results)]
+    summary = summarise_seeds(per_seed)
+    _, _, net, seqs, _ = results[0]
+    metrics = {"task": "next-item", "data": data_meta, "tie_break": tie_break, "seeds": seeds, "quick": bool(quick),
+               "config": dataclasses.asdict(config), "seconds": round(seconds, 1), "summary": summary,
+               "per_seed": per_seed}
+    model = NextItemRecommender.from_sequences(
+        net, seqs, VAL, ratings.titles,
+        meta={"metrics": {"seed": seeds[0], "test_HR@10": {k: v["test"]["removed"]["HR@10"][0]
+                                                           for k, v in summary.items()}}})
+    data_info = {**data_meta, "sha256": checksum(ratings), "split": f"leave-one-out, ties by {tie_break}"}
+    data_info.pop("seed", None)
+    with io.run_folder(out, replaceable=RUN_FILES) as stage:
+        model.save(stage / "model", data_info)
+        io.atomic_write_bytes(stage / "metrics.json", json.dumps(metrics, indent=2).encode())
+        if plot:
+            from .plots import next_item_figure
+
+            next_item_figure(per_seed, stage / "training.png")
+    say(ranking_table(summary, len(seeds)))
+    say(f"{seconds:.0f} s in all")
+    return metrics

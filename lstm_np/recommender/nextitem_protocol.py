@@ -1,0 +1,262 @@
+"""The next-item protocol, in one place: leave-one-out, full ranking, choose on validation, refit, score test once.
+
+**Task.** Every rating is an interaction. For each user, in time order
+(timestamp, then item id; ``data.sequences``), the last interaction is test,
+the one before it validation, the rest train (leave-one-out).
+
+**Metrics.** The model scores every item; the target's rank counts every
+other item scoring at least as high (ties against the model, ``ranking.py``);
+HR, NDCG and MRR at K = 5, 10, 20, averaged over users. Two settings:
+
+* ``removed`` (the headline): the items already in the user's history are
+  removed from the ranking. Nobody rates a movie twice in MovieLens, so a
+  model that recommends a seen movie is simply wrong.
+* ``kept``: nothing is removed (RecBole's default), so that published
+  numbers can be compared.
+
+**Protocol**, for every model:
+
+1. **Choose** its settings (and epochs) on validation: fit on train, score
+   the validation item from the train history; the best NDCG@10 (seen items
+   removed) wins.
+2. **Refit** with those choices on train + validation.
+3. **Score test once**, from the train + validation history.
+
+No test interaction is ever an input while choosing (``tests`` change every
+test item and check that no validation score moves), and the refit reads
+the test item only as the thing to rank.
+
+**The temporal split** (``temporal_top_n``): the rating task's split (each
+user's last 10 % test, the 10 % before validation), scored as top-N lists:
+each model refitted on train + validation with the settings chosen above,
+the 10 movies it ranks highest among those the user has not seen, judged
+against all the user's test movies.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+
+from ..data import TEST, TRAIN, VAL, Ratings, temporal_split
+from ..data.sequences import Sequences, sequences_from_split
+from .nextitem import NextItemConfig, NextItemNet, next_item_validation, train_next_item
+from .ranking import exclusion_mask, ranking_metrics, target_ranks, top_n_metrics
+
+__all__ = ["SETTINGS", "SELECT", "evaluate", "grid_points", "choose_and_refit", "fit_lstm", "run_next_item_protocol",
+           "temporal_top_n", "LSTMScorer"]
+
+#: The two ranking settings: are the items of the user's history removed from the ranking?
+SETTINGS = {"removed": True, "kept": False}
+#: The validation metric every choice maximises.
+SELECT = "NDCG@10"
+
+
+def _history_part(part):
+    return {VAL: TRAIN, TEST: VAL}[part]
+
+
+def evaluate(score, seqs: Sequences, part):
+    """Rank the ``part`` (VAL or TEST) interaction of every user after the history before it.
+
+    Parameters
+    ----------
+    score : callable
+        ``score(users (n,), histories list of n arrays) -> (n, I)`` scores.
+    seqs : Sequences
+    part : VAL or TEST
+
+    Returns
+    -------
+    dict
+        ``{"removed": metrics, "kept": metrics}`` (``ranking.ranking_metrics``).
+    """
+    hist = seqs.histories(_history_part(part))
+    users, targets = seqs.targets(part)
+    histories = [hist[u] for u in users]
+    scores = np.asarray(score(users, histories), dtype=np.float64)
+    exclude = exclusion_mask(histories, seqs.num_items)
+    return {"removed": ranking_metrics(target_ranks(scores, targets, exclude)),
+            "kept": ranking_metrics(target_ranks(scores, targets))}
+
+
+def grid_points(grid):
+    """Every combination of a grid ``{name: values}``, as dicts (one empty dict for an empty grid)."""
+    names = list(grid)
+    return [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
+
+
+def _validation_callback(seqs):
+    """``val(model) -> NDCG@10`` (seen removed) for the iterative baselines' early stopping."""
+    hist = seqs.histories(TRAIN)
+    users, targets = seqs.targets(VAL)
+    histories = [hist[u] for u in users]
+    exclude = exclusion_mask(histories, seqs.num_items)
+
+    def val(model):
+        return ranking_metrics(target_ranks(model.score(users, histories), targets, exclude))[SELECT]
+
+    return val
+
+
+def choose_and_refit(name, seqs: Sequences, *, grid=None, seed=0, log=None):
+    """The protocol for one baseline of ``ranking_baselines``: every grid point on validation, refit, test.
+
+    Returns
+    -------
+    row : dict
+        ``choice`` (the setting, with ``epochs`` for iterative models),
+        ``val`` and ``test`` (``evaluate``'s dicts), ``seconds``, ``grid``
+        (each point's validation NDCG@10).
+    model
+        Refitted on train + validation.
+    """
+    from . import ranking_baselines as rb
+
+    t0 = time.perf_counter()
+    grid = rb.GRIDS[name] if grid is None else grid
+    val_cb = _validation_callback(seqs)
+    tried, best = [], None
+    for point in grid_points(grid):
+        model = rb.make(name, seqs.num_items, **point).fit(seqs, TRAIN, rng=seed, val=val_cb)
+        metrics = evaluate(model.score, seqs, VAL)
+        choice = dict(point) if model.epochs_ is None else {**point, "epochs": int(model.epochs_)}
+        tried.append({"setting": choice, SELECT: metrics["removed"][SELECT]})
+        if best is None or metrics["removed"][SELECT] > best[1]["removed"][SELECT]:
+            best = (choice, metrics)
+    choice, val_metrics = best
+    refit = rb.make(name, seqs.num_items, **choice).fit(seqs, VAL, rng=seed)
+    test_metrics = evaluate(refit.score, seqs, TEST)
+    seconds = time.perf_counter() - t0
+    if log:
+        log(f"{name}: {choice or 'no settings'} chosen on validation (NDCG@10 {val_metrics['removed'][SELECT]:.4f}); "
+            f"test HR@10 {test_metrics['removed']['HR@10']:.4f} ({seconds:.1f} s)")
+    return {"choice": choice, "val": val_metrics, "test": test_metrics, "seconds": round(seconds, 2),
+            "grid": tried}, refit
+
+
+class LSTMScorer:
+    """A ``NextItemNet`` behind the baselines' ``score(users, histories)`` interface."""
+
+    def __init__(self, net):
+        self.net = net
+
+    def score(self, users, histories):
+        return self.net.score(histories)
+
+
+def fit_lstm(seqs: Sequences, config: NextItemConfig, *, make_layer=None, log=None):
+    """The protocol for the recurrent next-item model: epochs chosen on validation, refit, test.
+
+    Both fits start from the same seeded parameters (``config.seed``).
+
+    Returns
+    -------
+    row : dict
+        ``choice`` (``epochs``, ``cell``), ``val``, ``test``, ``seconds``,
+        ``history`` (per epoch of choosing: loss and validation metrics).
+    net : NextItemNet
+        Refitted on train + validation for the chosen number of epochs.
+    """
+    t0 = time.perf_counter()
+    hist = seqs.histories(TRAIN)
+    users, targets = seqs.targets(VAL)
+    val_hist = [hist[u] for u in users]
+    net = NextItemNet(seqs.num_items, config, make_layer=make_layer)
+    fit = train_next_item(net, hist, epochs=config.epochs,
+                          val=next_item_validation(val_hist, targets, exclusion_mask(val_hist, seqs.num_items)),
+                          log=log)
+    val_metrics = evaluate(LSTMScorer(net).score, seqs, VAL)
+    epochs = int(fit.best_epoch)
+    refit = NextItemNet(seqs.num_items, config, make_layer=make_layer)
+    if epochs > 0:
+        train_next_item(refit, seqs.histories(VAL), epochs=epochs)
+    test_metrics = evaluate(LSTMScorer(refit).score, seqs, TEST)
+    seconds = time.perf_counter() - t0
+    history = [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()} for row in fit.history]
+    return {"choice": {"epochs": epochs, "cell": config.cell}, "val": val_metrics, "test": test_metrics,
+            "seconds": round(seconds, 2), "history": history}, refit
+
+
+def run_next_item_protocol(seqs: Sequences, config: NextItemConfig | None = None, *, baselines=None, grids=None,
+                           lstm=True, make_layer=None, log=print, progress=True):
+    """Every baseline and the recurrent model under the protocol, on one leave-one-out split.
+
+    Parameters
+    ----------
+    seqs : Sequences
+        From ``data.sequences.leave_one_out``.
+    config : NextItemConfig
+        The recurrent model's settings; its seed also seeds BPR-MF.
+    baselines : sequence of str, optional
+        Names in ``ranking_baselines.MODELS`` (default: all).
+    grids : dict, optional
+        ``{name: grid}`` replacing ``ranking_baselines.GRIDS`` entries (a quick run uses small ones).
+    lstm : bool
+        Also fit the recurrent model.
+    log : callable or None
+    progress : bool
+        A line per epoch of the recurrent model's choosing.
+
+    Returns
+    -------
+    rows : dict of name -> row (``choose_and_refit`` / ``fit_lstm``)
+    models : dict of name -> refitted model (``score(users, histories)``)
+    """
+    from . import ranking_baselines as rb
+
+    config = config or NextItemConfig()
+    say = log or (lambda *_: None)
+    rows, models = {}, {}
+    for name in (rb.MODELS if baselines is None else baselines):
+        rows[name], models[name] = choose_and_refit(name, seqs, grid=(grids or {}).get(name), seed=config.seed,
+                                                    log=say)
+    if lstm:
+        say(f"{config.cell.upper()} next-item model: choosing the epoch count on validation")
+        rows["lstm"], net = fit_lstm(seqs, config, make_layer=make_layer, log=say if progress else None)
+        models["lstm"] = LSTMScorer(net)
+        say(f"{config.cell}: {rows['lstm']['choice']['epochs']} epochs chosen on validation (NDCG@10 "
+            f"{rows['lstm']['val']['removed'][SELECT]:.4f}); test HR@10 {rows['lstm']['test']['removed']['HR@10']:.4f} "
+            f"({rows['lstm']['seconds']:.1f} s)")
+    return rows, models
+
+
+def temporal_top_n(ratings: Ratings, rows, config: NextItemConfig, *, n=10, make_layer=None, log=None):
+    """Top-``n`` lists on the rating task's temporal split, with the settings chosen in ``rows``.
+
+    Each model of ``rows`` (baselines and ``"lstm"``) is refitted on the
+    temporal split's train + validation with the setting (and epoch count)
+    it was given on the leave-one-out validation, then lists the ``n``
+    unseen movies it scores highest for every user; a list is judged
+    against all of the user's test movies (``ranking.top_n_metrics``).
+
+    Returns
+    -------
+    dict of name -> {"users_with_hit", "recall", "ndcg", "n"}
+    """
+    from . import ranking_baselines as rb
+
+    seqs = sequences_from_split(ratings, temporal_split(ratings))
+    hist = seqs.histories(VAL)
+    users = np.arange(seqs.num_users)
+    exclude = exclusion_mask(hist, seqs.num_items)
+    relevant = np.zeros_like(exclude)
+    tu, ti = seqs.targets(TEST)
+    relevant[tu, ti] = True
+    out = {}
+    for name, row in rows.items():
+        t0 = time.perf_counter()
+        if name == "lstm":
+            net = NextItemNet(seqs.num_items, config, make_layer=make_layer)
+            if row["choice"]["epochs"] > 0:
+                train_next_item(net, hist, epochs=row["choice"]["epochs"])
+            scores = net.score(hist)
+        else:
+            scores = rb.make(name, seqs.num_items, **row["choice"]).fit(seqs, VAL, rng=config.seed).score(users, hist)
+        out[name] = top_n_metrics(scores, relevant, n=n, exclude=exclude)
+        if log:
+            log(f"temporal split, {name}: users with a hit in the top {n} {out[name]['users_with_hit']:.3f} "
+                f"({time.perf_counter() - t0:.1f} s)")
+    return out

@@ -1,0 +1,318 @@
+"""Next-item recommendation: the leave-one-out split, the ranking metrics, the LSTM model, the protocol, the saved model."""
+
+import json
+
+import numpy as np
+import pytest
+
+from lstm_np import io
+from lstm_np.cli import main
+from lstm_np.data import TEST, TRAIN, VAL, Ratings, make_synthetic, temporal_split
+from lstm_np.data.sequences import interaction_order, leave_one_out, sequences_from_split
+from lstm_np.gradcheck import CASES, TOLERANCE, check_gradients
+from lstm_np.recommender.nextitem import NextItemConfig, NextItemNet, next_item_validation, train_next_item
+from lstm_np.recommender.nextitem_model import NextItemRecommender
+from lstm_np.recommender.nextitem_protocol import (LSTMScorer, evaluate, fit_lstm, run_next_item_protocol,
+                                                   temporal_top_n)
+from lstm_np.recommender.ranking import (exclusion_mask, pessimistic_top, ranking_metrics, target_ranks,
+                                         top_n_metrics)
+
+TINY = NextItemConfig(embed_dim=8, hidden_size=8, epochs=3, patience=2, batch_size=16, dtype="float64")
+TINY_GRIDS = {"itemknn": {"k": (10,), "shrink": (0.0,)}, "transition": {"alpha": (1.0,)},
+              "bprmf": {"factors": (4,), "reg": (0.01,), "epochs": (2,)}, "ease": {"lam": (10.0,)}}
+
+
+def ratings(user, item, timestamp):
+    n = len(user)
+    return Ratings(np.array(user, np.int64), np.array(item, np.int64), np.full(n, 3.0), np.array(timestamp, np.int64),
+                   {i: f"movie {i}" for i in set(item)})
+
+
+def small(seed=0, n_users=60, p_follow=0.9):
+    return make_synthetic(n_users=n_users, n_items=24, min_len=12, max_len=20, p_follow=p_follow, seed=seed)
+
+
+# --------------------------------------------------------------------------- the split
+
+
+def test_leave_one_out_holds_out_each_users_last_two_in_time_order():
+    # user 5: times 3, 1, 2, 2 -> order item 30 (t1), 20 (t2), 40 (t2, larger id), 10 (t3)
+    r = ratings([5, 5, 5, 5, 7, 7, 9], [10, 30, 40, 20, 11, 12, 13], [3, 1, 2, 2, 5, 6, 1])
+    s = leave_one_out(r)
+    assert s.user_ids.tolist() == [5, 7, 9] and s.item_ids.tolist() == [10, 11, 12, 13, 20, 30, 40]
+    items = s.item_ids[s.item]
+    assert items.tolist() == [30, 20, 40, 10, 11, 12, 13]
+    assert s.part.tolist() == [TRAIN, TRAIN, VAL, TEST, VAL, TEST, TEST]  # 2 ratings: val + test; 1: test only
+    assert s.lengths(TRAIN).tolist() == [2, 0, 0] and s.lengths(VAL).tolist() == [3, 1, 0]
+    u, i = s.targets(TEST)
+    assert u.tolist() == [0, 1, 2] and s.item_ids[i].tolist() == [10, 12, 13]
+    assert np.array_equal(np.sort(s.row), np.arange(7))
+
+
+def test_random_tie_break_reorders_only_equal_timestamps_and_is_seeded():
+    rng = np.random.default_rng(0)
+    n = 400
+    user = rng.integers(1, 8, n)
+    item = rng.permutation(n) + 1
+    time = rng.integers(0, 20, n)  # many ties
+    r = ratings(user, item, time)
+    by_item = interaction_order(r, "item")
+    a, b, c = (interaction_order(r, "random", seed=s) for s in (1, 1, 2))
+    assert np.array_equal(a, b) and not np.array_equal(a, c) and not np.array_equal(a, by_item)
+    for order in (by_item, a, c):  # always sorted by (user, time)
+        key = np.stack([r.user[order], r.timestamp[order]], 1)
+        assert np.all(np.diff(key[:, 0]) >= 0)
+        assert np.all(np.diff(key[:, 1])[np.diff(key[:, 0]) == 0] >= 0)
+    with pytest.raises(ValueError, match="tie_break"):
+        interaction_order(r, "time")
+
+
+def test_sequences_from_the_temporal_split_keep_its_parts():
+    r = small()
+    split = temporal_split(r)
+    s = sequences_from_split(r, split)
+    labels = split.labels(len(r.user))
+    assert np.array_equal(s.part, labels[s.row])
+    assert [(s.part == p).sum() for p in (TRAIN, VAL, TEST)] == list(split.sizes)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_ranks_count_ties_against_the_model():
+    scores = np.array([[0.5, 0.9, 0.5, 0.1, 0.5],
+                       [1.0, 1.0, 1.0, 1.0, 1.0],   # constant: the target ranks last
+                       [0.2, 0.3, 0.9, 0.9, 0.0]])
+    ranks = target_ranks(scores, np.array([0, 2, 3]))
+    assert ranks.tolist() == [4, 5, 2]              # 0.9, 0.5, 0.5 >= 0.5; all 4 others; 0.9 tie
+    exclude = np.zeros_like(scores, bool)
+    exclude[0, 1] = exclude[1, [0, 1, 2]] = exclude[2, 2] = True
+    exclude[1, 2] = True  # the target itself is never removed
+    assert target_ranks(scores, np.array([0, 2, 3]), exclude).tolist() == [3, 3, 1]
+    with pytest.raises(ValueError, match="NaN"):
+        target_ranks(np.array([[np.nan, 1.0]]), np.array([0]))
+
+
+def test_ranking_metrics_by_hand():
+    m = ranking_metrics(np.array([1, 3, 7, 12]), ks=(5, 10))
+    assert m["HR@5"] == pytest.approx(0.5) and m["HR@10"] == pytest.approx(0.75)
+    assert m["NDCG@5"] == pytest.approx((1 + 1 / np.log2(4)) / 4)
+    assert m["NDCG@10"] == pytest.approx((1 + 1 / np.log2(4) + 1 / np.log2(8)) / 4)
+    assert m["MRR@10"] == pytest.approx((1 + 1 / 3 + 1 / 7) / 4) and m["n"] == 4
+
+
+def test_top_n_lists_break_ties_against_the_model():
+    scores = np.array([[1.0, 1.0, 1.0, 0.0], [3.0, 2.0, 1.0, 0.0]])
+    relevant = np.array([[True, False, False, False], [False, True, False, True]])
+    tops = pessimistic_top(scores, 2, relevant)
+    assert tops[0].tolist() == [1, 2] and tops[1].tolist() == [0, 1]  # the tied relevant item goes last
+    m = top_n_metrics(scores, relevant, n=2)
+    assert m["users_with_hit"] == 0.5 and m["recall"] == pytest.approx((0 + 0.5) / 2)
+    assert m["ndcg"] == pytest.approx((0 + (1 / np.log2(3)) / (1 + 1 / np.log2(3))) / 2)
+    exclude = np.array([[False, True, True, False], [True, False, False, False]])
+    assert [t.tolist() for t in pessimistic_top(scores, 2, relevant, exclude)] == [[0, 3], [1, 2]]
+
+
+# --------------------------------------------------------------------------- the model's gradients
+
+
+@pytest.mark.parametrize("case", ["next_item", "next_item_tied_2_layers", "next_item_gru", "bpr_mf"])
+def test_next_item_gradients_match_central_differences(case):
+    errors = check_gradients(*CASES[case](np.random.default_rng(3)))
+    assert max(errors.values()) <= TOLERANCE, errors
+
+
+def test_padded_positions_change_neither_the_loss_nor_the_state():
+    net = NextItemNet(9, TINY)
+    rng = np.random.default_rng(0)
+    ids, targets = rng.integers(0, 9, (2, 6)), rng.integers(0, 9, (2, 6))
+    mask = np.ones((2, 6))
+    mask[1, 4:] = 0
+    loss, state, _ = net.loss(ids, targets, mask, train=False)
+    ids2, targets2 = ids.copy(), targets.copy()
+    ids2[1, 4:], targets2[1, 4:] = (ids[1, 4:] + 1) % 9, (targets[1, 4:] + 3) % 9
+    loss2, state2, _ = net.loss(ids2, targets2, mask, train=False)
+    assert loss == pytest.approx(loss2, abs=1e-12)
+    assert np.allclose(state[0][0], state2[0][0], atol=1e-12)
+    short = net.loss(ids[1:, :4], targets[1:, :4], None, train=False)[1]
+    assert np.allclose(state[0][0][1], short[0][0][0], atol=1e-12)  # = the unpadded sequence's final state
+
+
+def test_score_of_a_history_equals_the_last_step_of_the_full_forward():
+    net = NextItemNet(11, TINY)
+    h = [np.array([3, 1, 4, 1, 5]), np.array([9]), np.array([], np.int64), np.array([2, 6])]
+    s = net.score(h, batch_size=2)
+    z = net.forward(np.array([[3, 1, 4, 1, 5]]))[0]
+    assert np.allclose(s[0], z[0, -1], atol=1e-12)
+    assert np.allclose(s[2], net.head.params["b"], atol=1e-12)  # empty history: the prior (bias) only
+    assert np.allclose(s[3], net.score([h[3]])[0], atol=1e-12)
+
+
+# --------------------------------------------------------------------------- training
+
+
+def test_lstm_learns_a_sequential_rule_that_popularity_cannot_see():
+    s = leave_one_out(small(n_users=150))
+    hist = s.histories(TRAIN)
+    users, targets = s.targets(VAL)
+    vh = [hist[u] for u in users]
+    val = next_item_validation(vh, targets, exclusion_mask(vh, s.num_items))
+    net = NextItemNet(s.num_items, TINY.replace(epochs=8, patience=8, hidden_size=16, embed_dim=16))
+    fit = train_next_item(net, hist, epochs=8, val=val)
+    best = max(fit.history, key=lambda r: r["NDCG@10"])
+    assert fit.best_epoch == best["epoch"]
+    assert val(net)["NDCG@10"] == pytest.approx(best["NDCG@10"], abs=1e-12)  # the best epoch's parameters kept
+    pop = np.bincount(np.concatenate(hist), minlength=s.num_items).astype(float)
+    pop_ndcg = ranking_metrics(target_ranks(np.tile(pop, (len(vh), 1)), targets,
+                                            exclusion_mask(vh, s.num_items)))["NDCG@10"]
+    assert best["NDCG@10"] > pop_ndcg + 0.05, (best["NDCG@10"], pop_ndcg)
+
+
+def test_training_is_reproducible_from_the_seed():
+    s = leave_one_out(small())
+    outs = []
+    for seed in (4, 4, 5):
+        net = NextItemNet(s.num_items, TINY.replace(seed=seed))
+        train_next_item(net, s.histories(TRAIN), epochs=2)
+        outs.append(net.params["head.W"].copy())
+    assert np.array_equal(outs[0], outs[1]) and not np.allclose(outs[0], outs[2])
+
+
+def test_refit_uses_exactly_the_chosen_number_of_epochs():
+    s = leave_one_out(small())
+    row, refit = fit_lstm(s, TINY)
+    fresh = NextItemNet(s.num_items, TINY)
+    if row["choice"]["epochs"]:
+        train_next_item(fresh, s.histories(VAL), epochs=row["choice"]["epochs"])
+    for k, v in refit.params.items():
+        assert np.array_equal(v, fresh.params[k]), k
+
+
+# --------------------------------------------------------------------------- the protocol
+
+
+def _change_test_items(r, s, rng):
+    """The same ratings with every test interaction moved to another item the user has not seen."""
+    item = r.item.copy()
+    hist = s.histories(TEST)
+    users, _ = s.targets(TEST)
+    rows = s.row[s.part == TEST]
+    for u, row in zip(users, rows):
+        unseen = np.setdiff1d(s.item_ids, s.item_ids[hist[u]])
+        item[row] = rng.choice(unseen)
+    return Ratings(r.user, item, r.rating, r.timestamp, r.titles)
+
+
+def test_no_test_interaction_is_ever_an_input_while_choosing():
+    r = small(n_users=40)  # strictly increasing times: moving an item cannot reorder a user
+    s = leave_one_out(r)
+    s2 = leave_one_out(_change_test_items(r, s, np.random.default_rng(1)))
+    assert not np.array_equal(s.item[s.part == TEST], s2.item[s2.part == TEST])
+    rows1, _ = run_next_item_protocol(s, TINY, grids=TINY_GRIDS, log=None)
+    rows2, _ = run_next_item_protocol(s2, TINY, grids=TINY_GRIDS, log=None)
+    for name in rows1:
+        assert rows1[name]["val"] == rows2[name]["val"], name
+        assert rows1[name]["choice"] == rows2[name]["choice"], name
+
+
+def test_evaluate_reports_both_settings_and_removing_seen_items_never_hurts():
+    s = leave_one_out(small())
+    pop = np.bincount(s.item[s.known(TRAIN)], minlength=s.num_items).astype(float)
+    m = evaluate(lambda users, hist: np.tile(pop, (len(users), 1)), s, VAL)
+    for k in ("HR@5", "HR@10", "HR@20", "NDCG@10", "MRR@10"):
+        assert m["removed"][k] >= m["kept"][k]
+    assert m["removed"]["n"] == s.num_users
+
+
+def test_temporal_top_n_scores_every_model_given():
+    r = small(n_users=40)
+    s = leave_one_out(r)
+    rows, _ = run_next_item_protocol(s, TINY, grids=TINY_GRIDS, baselines=["popularity", "transition"], log=None)
+    out = temporal_top_n(r, rows, TINY)
+    assert set(out) == {"popularity", "transition", "lstm"}
+    for m in out.values():
+        assert 0 <= m["users_with_hit"] <= 1 and m["n"] == 40
+
+
+# --------------------------------------------------------------------------- the saved model
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    out = tmp_path_factory.mktemp("next") / "run"
+    assert main(["train", "--task", "next-item", "--data", "synthetic", "--quick", "--out", str(out),
+                 "--no-progress"]) == 0
+    return out
+
+
+def test_the_saved_model_loads_without_the_data_and_scores_the_same(saved, monkeypatch):
+    import lstm_np.recommender.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "load_data", lambda *a, **k: pytest.fail("loading a model read the data set"))
+    model = NextItemRecommender.load(saved)
+    metrics = json.loads((saved / "metrics.json").read_text())
+    assert metrics["task"] == "next-item" and set(metrics["summary"]) >= {"popularity", "lstm", "ease", "bprmf"}
+    hist = model.history(1)
+    assert np.allclose(model.scores(user=1), model.scores(history=hist.tolist()))
+    recs = model.recommend(user=1, top=5)
+    assert len(recs) == 5 and not set(r[0] for r in recs) & set(hist.tolist())
+    assert all(recs[k][2] >= recs[k + 1][2] for k in range(4))
+    # tuples are sorted by time; ratings are ignored
+    shuffled = [(int(i), 100 - k, 4.0) for k, i in enumerate(hist[::-1])]
+    assert np.allclose(model.scores(history=shuffled), model.scores(user=1))
+
+
+def test_the_saved_model_refuses_bad_requests(saved):
+    model = NextItemRecommender.load(saved)
+    with pytest.raises(ValueError, match="unknown item id"):
+        model.recommend(history=[1, 2, 99999])
+    with pytest.raises(ValueError, match="user 4242 is not known"):
+        model.recommend(user=4242)
+    with pytest.raises(ValueError, match="top must be a positive integer"):
+        model.recommend(user=1, top=0)
+    with pytest.raises(ValueError, match="exactly one"):
+        model.recommend(user=1, history=[1])
+    with pytest.raises(ValueError, match="not a mix"):
+        model.recommend(history=[1, (2, 5)])
+
+
+def test_an_edited_model_file_is_refused(saved, tmp_path):
+    import shutil
+
+    for f in ("model.npz", "model.json"):
+        shutil.copy(saved / f, tmp_path / f)
+    meta = json.loads((tmp_path / "model.json").read_text())
+    meta["meta"]["config"]["hidden_size"] = 3
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(io.ModelFileError):
+        NextItemRecommender.load(tmp_path)
+
+
+def test_recommend_command_and_its_errors(saved, capsys):
+    assert main(["recommend", str(saved), "--user", "1", "--top", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "next-item model" in out and "most popular unseen" in out and " 3. " in out
+    assert main(["recommend", str(saved), "--user", "99999"]) == 2
+    assert "not known" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["recommend", str(saved), "--user", "1", "--top", "0"])
+
+
+def test_a_rating_model_is_not_a_next_item_model(tmp_path):
+    from lstm_np.recommender.hybrid import SequenceConfig
+    from lstm_np.recommender.pipeline import run
+
+    run("synthetic", SequenceConfig(hidden_size=4, window=8, epochs=1, patience=1, dtype="float64"), tmp_path / "r",
+        log=None, plot=False, mf_grid={"factors": (2,), "reg": (0.1,)})
+    with pytest.raises(io.ModelFileError, match="not a next-item model"):
+        NextItemRecommender.load(tmp_path / "r")
+
+
+def test_train_refuses_options_of_the_other_task(tmp_path, capsys):
+    assert main(["train", "--task", "next-item", "--window", "5", "--out", str(tmp_path / "x")]) == 2
+    assert "rating task" in capsys.readouterr().err
+    assert main(["train", "--tied", "--out", str(tmp_path / "y")]) == 2
+    assert main(["train", "--task", "next-item", "--tied", "--embed-dim", "8", "--hidden-size", "16",
+                 "--out", str(tmp_path / "z")]) == 2
+    assert "tied=True needs" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "z").exists()
