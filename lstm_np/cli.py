@@ -34,8 +34,8 @@ def _cmd_train(args):
     for name in ("embed_dim", "dropout", "tie_break", "workers"):
         if getattr(args, name) is not None:
             raise ValueError(f"--{name.replace('_', '-')} is an option of --task next-item")
-    if args.tied or args.quick or args.seeds is not None:
-        raise ValueError("--tied, --quick and --seeds are options of --task next-item")
+    if args.tied is not None or args.quick or args.seeds is not None:
+        raise ValueError("--tied/--no-tied, --quick and --seeds are options of --task next-item")
     if args.cell is not None and args.cell not in ("lstm", "gru", "rnn"):
         raise ValueError(f"--cell {args.cell}: the rating task's correction net takes lstm, gru or rnn "
                          "(the cell variants work with --task next-item)")
@@ -68,9 +68,13 @@ def _cmd_train_next_item(args):
     given = {k: getattr(args, k) for k in ("cell", "embed_dim", "hidden_size", "dropout", "epochs", "patience", "lr",
                                             "batch_size", "dtype")}
     settings = {k: v for k, v in given.items() if v is not None}
-    if args.tied:
-        settings["tied"] = True
-        settings.setdefault("embed_dim", settings.get("hidden_size", NextItemConfig().hidden_size))
+    if args.tied is not None:
+        settings["tied"] = args.tied
+    if settings.get("tied", NextItemConfig().tied):  # tied needs E = H: one size given sets both
+        if "hidden_size" in settings and "embed_dim" not in settings:
+            settings["embed_dim"] = settings["hidden_size"]
+        elif "embed_dim" in settings and "hidden_size" not in settings:
+            settings["hidden_size"] = settings["embed_dim"]
     config = NextItemConfig(**settings)  # ValueError (one line, status 2) for a bad setting
     seeds = args.seeds if args.seeds is not None else [args.seed if args.seed is not None else 0]
     out = args.out or ("runs/next-item" if args.data == "movielens" else f"runs/next-item-{args.data}")
@@ -211,7 +215,9 @@ def build_parser():
     p.add_argument("--hidden-size", type=int, help=f"hidden units (default {d.hidden_size}; next-item {n.hidden_size})")
     p.add_argument("--embed-dim", type=int, help=f"next-item: item embedding size (default {n.embed_dim})")
     p.add_argument("--dropout", type=float, help=f"next-item: dropout (default {n.dropout})")
-    p.add_argument("--tied", action="store_true", help="next-item: the output layer is the embedding table")
+    p.add_argument("--tied", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"next-item: the output layer is the embedding table (default {'tied' if n.tied else 'not'}; "
+                        "tied needs embed dim = hidden size, and one of them given sets both)")
     p.add_argument("--window", type=int, help=f"rating task: most ratings read before a cut (default {d.window})")
     p.add_argument("--cuts", type=int, help=f"rating task: training cuts per phase (default {d.cuts})")
     p.add_argument("--epochs", type=int,

@@ -174,7 +174,7 @@ def test_training_is_reproducible_from_the_seed():
     for seed in (4, 4, 5):
         net = NextItemNet(s.num_items, TINY.replace(seed=seed))
         train_next_item(net, s.histories(TRAIN), epochs=2)
-        outs.append(net.params["head.W"].copy())
+        outs.append(net.params["embedding.W"].copy())
     assert np.array_equal(outs[0], outs[1]) and not np.allclose(outs[0], outs[2])
 
 
@@ -311,7 +311,7 @@ def test_a_rating_model_is_not_a_next_item_model(tmp_path):
 def test_train_refuses_options_of_the_other_task(tmp_path, capsys):
     assert main(["train", "--task", "next-item", "--window", "5", "--out", str(tmp_path / "x")]) == 2
     assert "rating task" in capsys.readouterr().err
-    assert main(["train", "--tied", "--out", str(tmp_path / "y")]) == 2
+    assert main(["train", "--no-tied", "--out", str(tmp_path / "y")]) == 2
     assert main(["train", "--task", "next-item", "--tied", "--embed-dim", "8", "--hidden-size", "16",
                  "--out", str(tmp_path / "z")]) == 2
     assert "tied=True needs" in capsys.readouterr().err

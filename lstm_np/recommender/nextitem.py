@@ -127,13 +127,13 @@ class NextItemConfig:
     """
 
     cell: str = "lstm"
-    embed_dim: int = 64
-    hidden_size: int = 64
+    embed_dim: int = 128
+    hidden_size: int = 128
     num_layers: int = 1
-    tied: bool = False
-    dropout: float = 0.3
-    epochs: int = 30
-    patience: int = 5
+    tied: bool = True
+    dropout: float = 0.5
+    epochs: int = 40
+    patience: int = 6
     lr: float = 5e-3
     clip: float = 5.0
     batch_size: int = 16

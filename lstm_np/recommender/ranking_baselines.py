@@ -261,7 +261,10 @@ class Transition(_Base):
     A pair seen once says little: with small alpha the counts decide and
     popularity only breaks their ties; with large alpha the model becomes
     popularity. A row i never followed by anything (sum_j C[i, j] = 0) is
-    exactly p.
+    exactly p. Within one user's ranking the denominator is a constant, so
+    only C[i, j] + alpha p_j orders the items: alpha changes the order of two
+    items only once alpha p_j is worth a whole count (on MovieLens-100K, with
+    max_j p_j = 0.006, not below alpha of about 170; hence the grid's range).
 
     Parameters
     ----------
@@ -340,7 +343,10 @@ class BPRMF(_Base):
     that the batch loss is a sum and not a mean. With ``val``, validation
     is measured before training (epoch 0) and after each epoch; training
     stops after ``patience`` epochs without a new best, and the best epoch's
-    parameters are restored (``epochs_`` = that epoch).
+    parameters are restored (``epochs_`` = that epoch). (With one target per
+    user, validation NDCG@10 over 943 users has a standard error of about
+    0.006, as large as a good epoch's gain: the curve is noisy, and the
+    chosen epoch is partly chance.)
 
     Parameters
     ----------
@@ -569,8 +575,8 @@ MODELS = {m.name: m for m in (Popularity, ItemKNN, Transition, BPRMF, EASE)}
 #: The validation grid of each model (MovieLens-100K leave-one-out: all of them in about a minute on one core).
 GRIDS = {
     "popularity": {},
-    "itemknn": {"k": (20, 50, 100, 200), "shrink": (0.0, 10.0, 50.0)},
-    "transition": {"alpha": (0.1, 1.0, 5.0, 20.0, 100.0)},
+    "itemknn": {"k": (10, 50, 200, 500), "shrink": (0.0, 10.0, 100.0)},
+    "transition": {"alpha": (1.0, 100.0, 300.0, 1000.0, 10000.0)},
     "bprmf": {"factors": (32, 64), "reg": (1e-3, 1e-2)},
     "ease": {"lam": (50.0, 100.0, 200.0, 500.0, 1000.0)},
 }
