@@ -88,8 +88,25 @@ def _cmd_train_next_item(args):
 
 def _cmd_evaluate(args):
     from .io import ModelFileError
+    from .recommender.nextitem_model import MODEL_KIND, NextItemRecommender, model_kind, rescore
     from .recommender.pipeline import load_model, metrics_table
     from .recommender.protocol import scores
+
+    if model_kind(args.model) == MODEL_KIND:
+        model = NextItemRecommender.load(args.model)
+        again = rescore(model, cache_dir=args.cache_dir)
+        saved = model.meta.get("metrics", {}).get("test_HR@10", {}).get("lstm")
+        print(f"data: {model.data['name']}, leave-one-out (ties by {model.data['tie_break']}); the saved "
+              f"{model.net.config.cell.upper()} next-item model scored on test again")
+        print(f"{'setting':<22} {'HR@5':>7} {'HR@10':>7} {'HR@20':>7} {'NDCG@10':>8} {'MRR@10':>7}")
+        for setting, m in again.items():
+            label = "seen items removed" if setting == "removed" else "seen items kept"
+            print(f"{label:<22} {m['HR@5']:>7.4f} {m['HR@10']:>7.4f} {m['HR@20']:>7.4f} {m['NDCG@10']:>8.4f} "
+                  f"{m['MRR@10']:>7.4f}")
+        if saved is not None and abs(saved - again["removed"]["HR@10"]) > 1e-12:
+            print(f"note: train measured test HR@10 {saved:.4f} for this model; the loaded files give "
+                  f"{again['removed']['HR@10']:.4f}")
+        return 0
 
     model, (ratings, h), meta = load_model(args.model, cache_dir=args.cache_dir)
     if "metrics" not in meta:

@@ -316,3 +316,29 @@ def test_train_refuses_options_of_the_other_task(tmp_path, capsys):
                  "--out", str(tmp_path / "z")]) == 2
     assert "tied=True needs" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "z").exists()
+
+
+def test_evaluate_scores_the_saved_model_again_from_the_data(saved, capsys):
+    assert main(["evaluate", str(saved)]) == 0
+    out = capsys.readouterr().out
+    assert "seen items removed" in out and "seen items kept" in out and "note:" not in out
+    metrics = json.loads((saved / "metrics.json").read_text())
+    hr = metrics["per_seed"][0]["rows"]["lstm"]["test"]["removed"]["HR@10"]
+    assert f"{hr:.4f}" in out
+
+
+def test_rating_model_refuses_histories_with_nan_ratings(tmp_path):
+    import dataclasses
+
+    from lstm_np.recommender.hybrid import SequenceConfig
+    from lstm_np.recommender.pipeline import load_model, run
+
+    run("synthetic", SequenceConfig(hidden_size=4, window=8, epochs=1, patience=1, dtype="float64"), tmp_path / "r",
+        log=None, plot=False, mf_grid={"factors": (2,), "reg": (0.1,)})
+    model, (_, h), _ = load_model(tmp_path / "r")
+    rating = h.rating.copy()
+    rating[5] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        model.predict_test(dataclasses.replace(h, rating=rating))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        model.recommend(dataclasses.replace(h, rating=rating), 0)

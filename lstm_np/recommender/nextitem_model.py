@@ -32,7 +32,7 @@ import numpy as np
 from .. import io
 from .nextitem import NEXT_ITEM_CELLS, NextItemConfig, NextItemNet, _variant_names
 
-__all__ = ["NextItemRecommender", "MODEL_KIND", "MODEL_SCHEMA", "model_kind"]
+__all__ = ["NextItemRecommender", "MODEL_KIND", "MODEL_SCHEMA", "model_kind", "rescore"]
 
 MODEL_KIND = "lstm_np.recommender.NextItemRecommender"
 
@@ -47,7 +47,8 @@ MODEL_SCHEMA = {
         "lr": io.Float(0, 1), "clip": io.Float(0), "batch_size": io.Int(1), "bptt": io.Int(1), "max_len": io.Int(0),
         "seed": io.Int(0), "dtype": io.Str(["float32", "float64"]),
     },
-    "data": {"name": io.Str(), "sha256": io.Str(), "split": io.Str()},
+    "data": {"name": io.Str(), "sha256": io.Str(), "split": io.Str(["leave-one-out"]),
+             "tie_break": io.Str(["item", "random"]), "tie_seed": io.Int(0), "seed": io.Int(0, optional=True)},
 }
 
 
@@ -283,3 +284,41 @@ class NextItemRecommender:
             raise io.ModelFileError(f"{where}: the vocabulary or histories are inconsistent ({e})") from None
         model.data = meta["data"]
         return model
+
+
+def rescore(model: NextItemRecommender, cache_dir=None):
+    """Score a loaded model on its test interactions again, from the data set (which it does not hold).
+
+    Loads the data named in the model, checks that it is the data the model
+    was trained on (checksum) and that its leave-one-out split gives exactly
+    the stored histories, then ranks every user's test item.
+
+    Returns
+    -------
+    dict
+        ``{"removed": metrics, "kept": metrics}`` (``nextitem_protocol.evaluate``).
+
+    Raises
+    ------
+    lstm_np.io.ModelFileError
+        The data set or its split does not match the model.
+    """
+    from ..data import TEST, checksum
+    from ..data.sequences import leave_one_out
+    from .nextitem_protocol import LSTMScorer, evaluate
+    from .pipeline import load_data
+
+    data = model.data
+    ratings, _ = load_data(data["name"], cache_dir=cache_dir, seed=data.get("seed", 0), log=None)
+    if checksum(ratings) != data["sha256"]:
+        raise io.ModelFileError(f"the model was trained on other data than {data['name']} as loaded now "
+                                "(checksum differs)")
+    seqs = leave_one_out(ratings, tie_break=data["tie_break"], seed=data["tie_seed"])
+    same = np.array_equal(seqs.user_ids, model.user_ids) and np.array_equal(seqs.item_ids, model.item_ids)
+    if same:
+        hist = seqs.histories(TEST - 1)
+        offsets = np.r_[0, np.cumsum([len(h) for h in hist])]
+        same = np.array_equal(offsets, model.offsets) and np.array_equal(np.concatenate(hist), model.items)
+    if not same:
+        raise io.ModelFileError("the data's leave-one-out split does not give the histories stored in the model")
+    return evaluate(LSTMScorer(model.net).score, seqs, TEST)

@@ -162,8 +162,8 @@ def run_next_item(data="movielens", config: NextItemConfig | None = None, out_di
         net, seqs, VAL, ratings.titles,
         meta={"metrics": {"seed": seeds[0], "test_HR@10": {k: v["test"]["removed"]["HR@10"][0]
                                                            for k, v in summary.items()}}})
-    data_info = {**data_meta, "sha256": checksum(ratings), "split": f"leave-one-out, ties by {tie_break}"}
-    data_info.pop("seed", None)
+    data_info = {**data_meta, "sha256": checksum(ratings), "split": "leave-one-out", "tie_break": tie_break,
+                 "tie_seed": int(seeds[0])}
     with io.run_folder(out, replaceable=RUN_FILES) as stage:
         model.save(stage / "model", data_info)
         io.atomic_write_bytes(stage / "metrics.json", json.dumps(metrics, indent=2).encode())

@@ -116,8 +116,25 @@ class SequenceRecommender:
     config: SequenceConfig
     base_kind: str
 
+    def _check_histories(self, h):
+        """Refuse histories this model cannot read: the wrong type or sizes, or a rating that is not a finite number."""
+        if not isinstance(h, Histories):
+            raise TypeError(f"h must be the Histories of the model's data (hybrid.build_histories); got "
+                            f"{type(h).__name__}")
+        U, I, _ = self.base.shape
+        if h.num_users != U or h.num_items != I:
+            raise ValueError(f"h has {h.num_users} users and {h.num_items} items; the model knows {U} and {I}")
+        bad = ~np.isfinite(h.rating) | ~np.isfinite(h.time)
+        if bad.any():
+            raise ValueError(f"h holds {int(bad.sum())} ratings or times that are NaN or inf (first at row "
+                             f"{int(np.flatnonzero(bad)[0])}); a prediction read from them would be NaN")
+
     def predict_test(self, h: Histories):
-        """(rows, prediction, rating) for every test rating of ``h``, reading train + validation only."""
+        """(rows, prediction, rating) for every test rating of ``h``, reading train + validation only.
+
+        Raises ``ValueError`` if any rating or time of ``h`` is NaN or inf.
+        """
+        self._check_histories(h)
         preds = {1: self.base.predict(h.user, h.item)}
         return predict_cuts(self.net, h, preds, {1: self.base.mu}, make_cutset(h, [1], self.config.window))
 
@@ -136,6 +153,7 @@ class SequenceRecommender:
         """
         if not isinstance(top, (int, np.integer)) or top < 1:
             raise ValueError(f"top must be a positive integer; got {top!r}")
+        self._check_histories(h)
         if not 0 <= user < h.num_users:
             raise ValueError(f"user index {user} is out of range [0, {h.num_users})")
         candidates = np.arange(h.num_items)
