@@ -458,3 +458,47 @@ def test_make_layer_is_checked():
         CorrectionNet(hidden_size=4, make_layer=lambda D, H, rng, dtype: _variant_layer("lstm")(D, H + 1, rng, dtype))
     net = CorrectionNet(hidden_size=4, rng=0, dtype=np.float64, make_layer=_variant_layer("no_forget"))
     assert net.layers["lstm"].variant == "no_forget" and net.params["lstm.Wx"].shape == (len(FEATURES), 12)
+
+
+# --------------------------------------------------------------------------- the rating model from raw ids
+
+
+def test_rating_model_loads_without_the_data_set(saved, monkeypatch):
+    import lstm_np.recommender.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "load_data", lambda *a, **k: pytest.fail("load_model read the data set"))
+    model, (ratings, h), _ = load_model(saved[0])
+    assert model.histories is h and len(ratings.user) == len(h.row)
+    assert model.titles[int(h.item_ids[0])] == ratings.titles[int(h.item_ids[0])]
+
+
+def test_recommend_ids_from_a_user_or_a_history(saved):
+    model, (ratings, h), _ = load_model(saved[0])
+    u = int(h.user_ids[3])
+    recs = model.recommend_ids(user=u, top=4)
+    items, scores = model.recommend(h, 3, top=4)
+    assert [r[0] for r in recs] == h.item_ids[items].tolist() and np.allclose([r[2] for r in recs], scores)
+    rows = slice(h.offsets[3], h.offsets[4])
+    history = [(int(i), float(t), float(r)) for i, t, r in zip(h.item_ids[h.item[rows]], h.time[rows], h.rating[rows])]
+    again = model.recommend_ids(user=u, history=history[::-1], top=4)  # any order: sorted by time
+    assert [r[0] for r in again] == [r[0] for r in recs] and np.allclose([r[2] for r in again], scores)
+    new_user = model.recommend_ids(history=history[:5], top=3)       # no user factors: the items' side only
+    assert len(new_user) == 3 and all(1.0 <= r[2] <= 5.0 for r in new_user)
+    assert not {r[0] for r in new_user} & {e[0] for e in history[:5]}
+    with pytest.raises(ValueError, match="unknown item id"):
+        model.recommend_ids(history=[(10**6, 0.0, 4.0)])
+    with pytest.raises(ValueError, match=r"in \[1, 5\]"):
+        model.recommend_ids(history=[(int(h.item_ids[0]), 0.0, 7.0)])
+    with pytest.raises(ValueError, match="not known"):
+        model.recommend_ids(user=10**6)
+
+
+def test_an_edited_stored_rating_is_refused(saved, tmp_path):
+    data, meta = io.load(saved[0] / "model")
+    data = dict(data)
+    rating = data["history.rating"].copy()
+    rating[0] = 6.0 - rating[0] if rating[0] != 3.0 else 4.0
+    data["history.rating"] = rating
+    io.save(tmp_path / "model", data, meta)
+    with pytest.raises(io.ModelFileError, match="do not match its data checksum"):
+        load_model(tmp_path)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,9 @@ __all__ = [
 ]
 
 MODEL_KIND = "lstm_np.recommender.SequenceRecommender"
+
+#: The Histories arrays a saved model carries (with vocab.user_ids / vocab.item_ids).
+_HISTORY_ARRAYS = ("offsets", "user", "item", "rating", "time", "part", "row")
 
 #: What a training run writes into its folder (an existing folder holding only these may be replaced).
 RUN_FILES = ("model.npz", "model.json", "metrics.json", "training.png")
@@ -109,12 +113,18 @@ class SequenceRecommender:
     net : CorrectionNet
     config : SequenceConfig
     base_kind : "mf", "bias" or "mean"
+    histories : Histories, optional
+        Every user's ratings the model knows (train, validation and test of
+        its data), stored in the model file; ``recommend_ids`` reads them.
+    titles : dict raw item id -> title
     """
 
     base: MatrixFactorization
     net: CorrectionNet
     config: SequenceConfig
     base_kind: str
+    histories: Histories | None = None
+    titles: dict = dataclasses.field(default_factory=dict)
 
     def _check_histories(self, h):
         """Refuse histories this model cannot read: the wrong type or sizes, or a rating that is not a finite number."""
@@ -176,6 +186,93 @@ class SequenceRecommender:
         return candidates[best], score[best]
 
 
+def _titles_bytes(item_ids, titles):
+    text = "\n".join(str(titles.get(int(i), f"item {int(i)}")).replace("\n", " ") for i in item_ids)
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).copy()
+
+
+def _one_user_history(model, history, user_index):
+    """A caller's history ``[(item id, time, rating), ...]`` as a one-user Histories and a one-user base.
+
+    The base keeps the user's offset and factors when ``user_index`` is a
+    known user, and uses b_u = 0, p_u = 0 (the item side only) for a new one.
+    """
+    from ..data import TRAIN
+
+    h = model.histories
+    entries = list(history)
+    for e in entries:
+        if not isinstance(e, (tuple, list)) or len(e) != 3 or not all(
+                isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v) for v in e):
+            raise ValueError(f"a rating-model history entry must be (item id, timestamp, rating) of finite numbers; "
+                             f"got {e!r}")
+        if not 1.0 <= e[2] <= 5.0:
+            raise ValueError(f"a rating must lie in [1, 5]; got {e[2]!r} for item {e[0]!r}")
+    if not entries:
+        raise ValueError("history is empty: the rating model needs at least one (item id, timestamp, rating)")
+    entries = sorted(entries, key=lambda e: e[1])  # stable: equal times keep their given order
+    ids = np.array([e[0] for e in entries])
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError("history item ids must be integers")
+    k = np.searchsorted(h.item_ids, ids)
+    bad = (k >= h.num_items) | (h.item_ids[np.minimum(k, h.num_items - 1)] != ids)
+    if bad.any():
+        raise ValueError(f"unknown item id(s) {sorted(set(ids[bad].tolist()))[:10]}; this model knows "
+                         f"{h.num_items} items with ids {int(h.item_ids[0])} .. {int(h.item_ids[-1])}")
+    n = len(entries)
+    one = Histories(np.array([h.user_ids[user_index] if user_index is not None else -1], np.int64), h.item_ids,
+                    np.array([0, n], np.int64), np.zeros(n, np.int64), k.astype(np.int64),
+                    np.array([e[2] for e in entries], np.float64), np.array([e[1] for e in entries], np.float64),
+                    np.full(n, TRAIN, np.int8), np.arange(n, dtype=np.int64))
+    U, I, F = model.base.shape
+    base = MatrixFactorization(1, I, F, mu=model.base.mu, rng=0)
+    base.params["b_item"][:] = model.base.params["b_item"]
+    base.params["Q"][:] = model.base.params["Q"]
+    base.params["b_user"][:] = model.base.params["b_user"][user_index] if user_index is not None else 0.0
+    base.params["P"][:] = model.base.params["P"][user_index] if user_index is not None else 0.0
+    return SequenceRecommender(base, model.net, model.config, model.base_kind), one
+
+
+def _public_rating_api():
+    """Methods of ``SequenceRecommender`` that take raw ids (defined here, beside the helpers they use)."""
+
+    def user_index(self, user):
+        if isinstance(user, bool) or not isinstance(user, numbers.Integral):
+            raise TypeError(f"user must be an integer id; got {type(user).__name__}")
+        h = self.histories
+        k = int(np.searchsorted(h.user_ids, user))
+        if k >= h.num_users or h.user_ids[k] != user:
+            raise ValueError(f"user {user} is not known to this model (ids run from {int(h.user_ids[0])} to "
+                             f"{int(h.user_ids[-1])}); pass history=[(item, time, rating), ...] for a new user")
+        return k
+
+    def recommend_ids(self, *, user=None, history=None, top=10, exclude_rated=True):
+        """The ``top`` unseen movies with the highest predicted rating: ``[(item id, title, rating), ...]``.
+
+        Give ``user`` (a known raw user id: their whole stored history is
+        read) or ``history`` (``[(item id, timestamp, rating), ...]`` in any
+        order, sorted by timestamp here; with ``user`` too, that user's MF
+        factors are used, otherwise only the items' side of MF). This ranks
+        by predicted *rating*, which answers "what would they rate highest?";
+        a ``NextItemRecommender`` answers "what will they watch next?".
+        """
+        if self.histories is None:
+            raise ValueError("this model has no stored histories (an old model file); use recommend(h, user)")
+        if user is None and history is None:
+            raise ValueError("give user=... (a known user id) or history=[(item id, timestamp, rating), ...]")
+        k = None if user is None else self.user_index(user)
+        if history is None:
+            model, h, u = self, self.histories, k
+        else:
+            (model, h), u = _one_user_history(self, history, k), 0
+        items, scores = model.recommend(h, u, top=top, exclude_rated=exclude_rated)
+        ids = h.item_ids[items]
+        return [(int(i), self.titles.get(int(i), f"item {int(i)}"), float(r)) for i, r in zip(ids, scores)]
+
+    SequenceRecommender.user_index = user_index
+    SequenceRecommender.recommend_ids = recommend_ids
+
+
 def save_model(path, model: SequenceRecommender, h: Histories, ratings, data_meta, extra=None):
     """Write ``path.npz`` and ``path.json``: base and net parameters, vocabularies, settings, data checksum.
 
@@ -185,7 +282,10 @@ def save_model(path, model: SequenceRecommender, h: Histories, ratings, data_met
     plus ``extra`` (``run`` adds ``metrics``).
     """
     arrays = {**{f"base.{k}": v for k, v in model.base.params.items()}, **model.net.params,
-              "vocab.user_ids": h.user_ids, "vocab.item_ids": h.item_ids}
+              "vocab.user_ids": h.user_ids, "vocab.item_ids": h.item_ids,
+              "vocab.titles": _titles_bytes(h.item_ids, ratings.titles),
+              # the ratings themselves, so that loading needs no data set (rebuilt and checksummed on load)
+              **{f"history.{k}": getattr(h, k) for k in _HISTORY_ARRAYS}}
     data = {**data_meta, "sha256": checksum(ratings)}  # so a model never meets other data
     U, I, F = model.base.shape
     meta = {"kind": MODEL_KIND,
@@ -252,15 +352,70 @@ def load_model(path, cache_dir=None):
         if not np.isfinite(arrays[name]).all():
             raise io.ModelFileError(f"{path}: parameter {name!r} contains NaN or inf")
         value[...] = arrays[name]
-    ratings = _load_data_from_meta(data_meta, cache_dir)
-    if checksum(ratings) != data_meta["sha256"]:
-        raise io.ModelFileError(f"{path}: the model was trained on other data than {data_meta['name']} "
-                                "as loaded now (checksum differs)")
+    if all(f"history.{k}" in arrays for k in _HISTORY_ARRAYS) and "vocab.titles" in arrays:
+        ratings = _ratings_from_arrays(arrays, where)  # the model carries its ratings: no data set needed
+        if checksum(ratings) != data_meta["sha256"]:
+            raise io.ModelFileError(f"{where}: the ratings stored in the model do not match its data checksum "
+                                    "(field meta.data.sha256): the file was edited")
+        if data_meta["sha256"] != _named_data_sha256(data_meta):
+            raise io.ModelFileError(f"{path}: the model was trained on other data than {data_meta} names "
+                                    "(checksum differs)")
+    else:  # a model saved before the ratings were stored with it
+        ratings = _load_data_from_meta(data_meta, cache_dir)
+        if checksum(ratings) != data_meta["sha256"]:
+            raise io.ModelFileError(f"{path}: the model was trained on other data than {data_meta['name']} "
+                                    "as loaded now (checksum differs)")
     h = build_histories(ratings, temporal_split(ratings))
     for key in ("user_ids", "item_ids"):
         if not np.array_equal(getattr(h, key), arrays[f"vocab.{key}"]):
             raise io.ModelFileError(f"{path}: the model's {key} do not match the data set {meta['data']}")
-    return SequenceRecommender(base, net, config, base_cfg["kind"]), (ratings, h), meta
+    model = SequenceRecommender(base, net, config, base_cfg["kind"], histories=h, titles=dict(ratings.titles))
+    return model, (ratings, h), meta
+
+
+def _named_data_sha256(data_meta):
+    """The checksum of the data set ``data_meta`` names, without the network: MovieLens-100K's is published;
+    the synthetic set is regenerated from its seed (a fraction of a second)."""
+    from ..data import EXPECTED_SHA256
+
+    if data_meta["name"] == "movielens":
+        return EXPECTED_SHA256
+    return checksum(make_synthetic(seed=data_meta.get("seed", 0)))
+
+
+def _ratings_from_arrays(arrays, where):
+    """The ``Ratings`` a model file carries (``history.*``, ``vocab.*``), each array checked before use."""
+    from ..data import Ratings
+
+    want = {"offsets": np.int64, "user": np.int64, "item": np.int64, "rating": np.float64, "time": np.float64,
+            "part": np.int8, "row": np.int64}
+    a = {k: arrays[f"history.{k}"] for k in want}
+    for k, dt in want.items():
+        if a[k].dtype != dt or a[k].ndim != 1:
+            raise io.ModelFileError(f"{where}: array 'history.{k}' is {a[k].dtype}{a[k].shape}; expected 1-D {dt}")
+    user_ids, item_ids = arrays["vocab.user_ids"], arrays["vocab.item_ids"]
+    n = len(a["row"])
+    if any(len(a[k]) != n for k in ("user", "item", "rating", "time", "part")) or n == 0:
+        raise io.ModelFileError(f"{where}: the history arrays differ in length (or are empty)")
+    ok = (np.array_equal(np.sort(a["row"]), np.arange(n)) and a["user"].min() >= 0 and a["user"].max() < len(user_ids)
+          and a["item"].min() >= 0 and a["item"].max() < len(item_ids) and np.isfinite(a["rating"]).all()
+          and np.isfinite(a["time"]).all())
+    if not ok:
+        raise io.ModelFileError(f"{where}: the history arrays are inconsistent (rows, user or item indices out of "
+                                "range, or NaN/inf ratings or times)")
+    try:
+        titles = bytes(arrays["vocab.titles"]).decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        raise io.ModelFileError(f"{where}: array 'vocab.titles' is not UTF-8 text") from None
+    if len(titles) != len(item_ids):
+        raise io.ModelFileError(f"{where}: array 'vocab.titles' holds {len(titles)} titles for {len(item_ids)} items")
+    order = np.argsort(a["row"])
+    return Ratings(user_ids[a["user"][order]].astype(np.int64), item_ids[a["item"][order]].astype(np.int64),
+                   a["rating"][order], a["time"][order].astype(np.int64),
+                   {int(i): t for i, t in zip(item_ids, titles)})
+
+
+_public_rating_api()
 
 
 def row_label(name, row):
