@@ -342,3 +342,20 @@ def test_rating_model_refuses_histories_with_nan_ratings(tmp_path):
         model.predict_test(dataclasses.replace(h, rating=rating))
     with pytest.raises(ValueError, match="NaN or inf"):
         model.recommend(dataclasses.replace(h, rating=rating), 0)
+
+
+@pytest.mark.parametrize("cell", ["gru", "rnn", "coupled", "peephole"])
+def test_any_recurrent_layer_can_be_the_next_item_models_layer(cell):
+    s = leave_one_out(small(n_users=30))
+    net = NextItemNet(s.num_items, TINY.replace(cell=cell))
+    fit = train_next_item(net, s.histories(TRAIN), epochs=1)
+    assert np.isfinite(fit.history[-1]["loss"])
+    scores = net.score(s.histories(TRAIN)[:3])
+    assert scores.shape == (3, s.num_items) and np.isfinite(scores).all()
+
+
+def test_bad_next_item_settings_name_the_setting():
+    for bad, name in (({"dropout": 1.0}, "dropout"), ({"lr": float("nan")}, "lr"), ({"hidden_size": 2.5}, "hidden_size"),
+                      ({"seed": -1}, "seed"), ({"cell": "transformer"}, "cell"), ({"bptt": 0}, "bptt")):
+        with pytest.raises(ValueError, match=name):
+            NextItemConfig(**bad)
