@@ -170,7 +170,7 @@ def _recommend_next_item(model, args):
     for rank, ((_, title, p), (_, ptitle, count)) in enumerate(zip(recs, popular), 1):
         a = f"{title[:width - 8]} ({100 * p:.1f}%)"
         print(f"{rank:3d}. {a:<{width}}  {ptitle[:46]} ({count})")
-    print(f"(percent: the model's probability that this is the next movie; count: times watched in the histories "
+    print("(percent: the model's probability that this is the next movie; count: times watched in the histories "
           "the model was refitted on; HR@10: share of users whose next movie, held out, is in the top 10)")
     return 0
 
@@ -224,7 +224,7 @@ def build_parser():
     p.add_argument("--data", choices=["movielens", "synthetic"], default="movielens",
                    help="MovieLens-100K (fetched and cached) or a small offline synthetic set")
     p.add_argument("--cell", choices=sorted(NEXT_ITEM_CELLS) + sorted(_variant_names()),
-                   help=f"recurrent layer (default lstm); the rating task takes lstm, gru or rnn, next-item also "
+                   help="recurrent layer (default lstm); the rating task takes lstm, gru or rnn, next-item also "
                         "any cell variant")
     p.add_argument("--base", choices=["mf", "bias", "mean"], default="mf",
                    help="rating task: what the recurrent layer corrects: matrix factorisation, the bias model or "

@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "ModelFileError", "save", "load", "inspect", "atomic_write_bytes",
+    "ModelFileError", "save", "load", "inspect", "inspect_model", "atomic_write_bytes",
     "Int", "Float", "Str", "Bool", "Any", "check_meta",
     "run_folder", "check_writable_dir",
 ]
@@ -453,6 +453,26 @@ def inspect(path, schema=None):
     if schema is not None:
         check_meta(result.meta, schema, arrays=result.arrays, where=str(json_path))
     return result
+
+
+def inspect_model(path, kind, schema=None, *, what="model"):
+    """``inspect`` a saved model that must be of ``kind`` (its ``meta.kind``), then check ``schema``.
+
+    ``path`` may be the folder holding ``model.npz`` / ``model.json`` or
+    either file. Returns what ``inspect`` returns; ``ModelFileError`` when
+    the file holds another kind of model (naming ``what`` was expected).
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model"
+    found = inspect(path)
+    meta, where = found.meta, str(found.json_path)
+    if meta.get("kind") != kind:
+        raise ModelFileError(f"{where}: holds {meta.get('kind')!r}, not a {what} (field meta.kind should be "
+                             f"{kind!r})")
+    if schema is not None:
+        check_meta(meta, schema, arrays=found.arrays, where=where)
+    return found
 
 
 def load(path, schema=None):

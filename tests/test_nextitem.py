@@ -12,7 +12,7 @@ from lstm_np.data.sequences import interaction_order, leave_one_out, sequences_f
 from lstm_np.gradcheck import CASES, TOLERANCE, check_gradients
 from lstm_np.recommender.nextitem import NextItemConfig, NextItemNet, next_item_validation, train_next_item
 from lstm_np.recommender.nextitem_model import NextItemRecommender
-from lstm_np.recommender.nextitem_protocol import (LSTMScorer, evaluate, fit_lstm, run_next_item_protocol,
+from lstm_np.recommender.nextitem_protocol import (evaluate, fit_lstm, run_next_item_protocol,
                                                    temporal_top_n)
 from lstm_np.recommender.ranking import (exclusion_mask, pessimistic_top, ranking_metrics, target_ranks,
                                          top_n_metrics)

@@ -224,10 +224,13 @@ def test_every_grid_point_fits_and_scores_finite(synthetic):
             assert (model.epochs_ is None) == (name != "bprmf")
 
 
-def test_tune_reports_every_grid_point(synthetic):
-    best, rows = rb.tune("transition", synthetic, grid={"alpha": (1.0, 1e4)})
-    assert [r["setting"] for r in rows] == [{"alpha": 1.0}, {"alpha": 1e4}]
-    assert best is rows[0] and rows[0]["NDCG@10"] > rows[1]["NDCG@10"]
+def test_choosing_reports_every_grid_point_and_keeps_the_best(synthetic):
+    from lstm_np.recommender.nextitem_protocol import choose_and_refit
+
+    row, _ = choose_and_refit("transition", synthetic, grid={"alpha": (1.0, 1e4)})
+    assert [r["setting"] for r in row["grid"]] == [{"alpha": 1.0}, {"alpha": 1e4}]
+    assert row["grid"][0]["NDCG@10"] > row["grid"][1]["NDCG@10"] and row["choice"] == {"alpha": 1.0}
+    assert row["val"]["removed"]["NDCG@10"] == row["grid"][0]["NDCG@10"]
 
 
 # --------------------------------------------------------------------------- bad arguments

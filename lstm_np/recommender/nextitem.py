@@ -51,7 +51,7 @@ from ..losses import softmax_cross_entropy
 from ..optim import Adam, clip_grad_norm
 from ..sequence import GRU, LSTM, RNN, VariantLSTM
 from ..sequence.stack import Stack
-from .ranking import exclusion_mask, ranking_metrics, target_ranks
+from .ranking import ranking_metrics, target_ranks
 
 __all__ = ["NextItemConfig", "NextItemNet", "layer_factory", "NEXT_ITEM_CELLS", "train_next_item", "TrainingError",
            "batches", "pad", "next_item_validation", "NextItemFit"]
@@ -133,7 +133,7 @@ class NextItemConfig:
     tied: bool = True
     dropout: float = 0.5
     epochs: int = 40
-    patience: int = 6
+    patience: int = 10
     lr: float = 5e-3
     clip: float = 5.0
     batch_size: int = 16

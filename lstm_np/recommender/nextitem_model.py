@@ -32,7 +32,8 @@ import numpy as np
 from .. import io
 from .nextitem import NEXT_ITEM_CELLS, NextItemConfig, NextItemNet, _variant_names
 
-__all__ = ["NextItemRecommender", "MODEL_KIND", "MODEL_SCHEMA", "model_kind", "rescore"]
+__all__ = ["NextItemRecommender", "MODEL_KIND", "MODEL_SCHEMA", "model_kind", "rescore", "titles_to_array",
+           "titles_from_array"]
 
 MODEL_KIND = "lstm_np.recommender.NextItemRecommender"
 
@@ -60,12 +61,14 @@ def model_kind(path):
     return io.inspect(path).meta.get("kind")
 
 
-def _titles_to_bytes(item_ids, titles):
+def titles_to_array(item_ids, titles):
+    """The titles of ``item_ids`` (dict raw id -> str) as one uint8 array of UTF-8 text, a title per line (no pickle)."""
     text = "\n".join(str(titles.get(int(i), f"item {int(i)}")).replace("\n", " ") for i in item_ids)
     return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).copy()
 
 
-def _titles_from_bytes(item_ids, data, where):
+def titles_from_array(item_ids, data, where):
+    """``titles_to_array`` read back: dict raw id -> title; ``ModelFileError`` (naming ``where``) if damaged."""
     try:
         names = bytes(data).decode("utf-8").split("\n")
     except UnicodeDecodeError:
@@ -229,7 +232,7 @@ class NextItemRecommender:
         """Write ``path.npz`` + ``path.json`` (see the module docstring); ``data_meta`` has name, sha256, split."""
         arrays = {**{f"net.{k}": v for k, v in self.net.params.items()},
                   "vocab.user_ids": self.user_ids, "vocab.item_ids": self.item_ids,
-                  "vocab.titles": _titles_to_bytes(self.item_ids, self.titles),
+                  "vocab.titles": titles_to_array(self.item_ids, self.titles),
                   "history.offsets": self.offsets, "history.items": self.items}
         meta = {"kind": MODEL_KIND, "num_items": self.num_items, "num_users": len(self.user_ids),
                 "config": dataclasses.asdict(self.net.config), "data": dict(data_meta), **self.meta}
@@ -244,15 +247,8 @@ class NextItemRecommender:
         lstm_np.io.ModelFileError
             Missing, damaged or edited files, naming the file and field.
         """
-        path = Path(path)
-        if path.is_dir():
-            path = path / "model"
-        found = io.inspect(path)
+        found = io.inspect_model(path, MODEL_KIND, MODEL_SCHEMA, what="next-item model")
         meta, where = found.meta, str(found.json_path)
-        if meta.get("kind") != MODEL_KIND:
-            raise io.ModelFileError(f"{where}: holds {meta.get('kind')!r}, not a next-item model "
-                                    f"(field meta.kind should be {MODEL_KIND!r})")
-        io.check_meta(meta, MODEL_SCHEMA, arrays=found.arrays, where=where)
         try:
             config = NextItemConfig(**meta["config"])
         except (TypeError, ValueError) as e:
@@ -275,7 +271,7 @@ class NextItemRecommender:
                 raise io.ModelFileError(f"{where}: parameter {name!r} contains NaN or inf")
         for name, value in expected.items():
             value[...] = arrays[name]
-        titles = _titles_from_bytes(arrays["vocab.item_ids"], arrays["vocab.titles"], where)
+        titles = titles_from_array(arrays["vocab.item_ids"], arrays["vocab.titles"], where)
         extra = {k: v for k, v in meta.items() if k not in ("kind", "num_items", "num_users", "config", "data")}
         try:
             model = cls(net, arrays["vocab.user_ids"], arrays["vocab.item_ids"], arrays["history.offsets"],

@@ -35,7 +35,6 @@ against all the user's test movies.
 
 from __future__ import annotations
 
-import itertools
 import time
 
 import numpy as np
@@ -45,7 +44,7 @@ from ..data.sequences import Sequences, sequences_from_split
 from .nextitem import NextItemConfig, NextItemNet, next_item_validation, train_next_item
 from .ranking import exclusion_mask, ranking_metrics, target_ranks, top_n_metrics
 
-__all__ = ["SETTINGS", "SELECT", "evaluate", "grid_points", "choose_and_refit", "fit_lstm", "run_next_item_protocol",
+__all__ = ["SETTINGS", "SELECT", "evaluate", "choose_and_refit", "fit_lstm", "run_next_item_protocol",
            "temporal_top_n", "LSTMScorer"]
 
 #: The two ranking settings: are the items of the user's history removed from the ranking?
@@ -82,23 +81,11 @@ def evaluate(score, seqs: Sequences, part):
             "kept": ranking_metrics(target_ranks(scores, targets))}
 
 
-def grid_points(grid):
-    """Every combination of a grid ``{name: values}``, as dicts (one empty dict for an empty grid)."""
-    names = list(grid)
-    return [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
-
-
 def _validation_callback(seqs):
     """``val(model) -> NDCG@10`` (seen removed) for the iterative baselines' early stopping."""
-    hist = seqs.histories(TRAIN)
-    users, targets = seqs.targets(VAL)
-    histories = [hist[u] for u in users]
-    exclude = exclusion_mask(histories, seqs.num_items)
+    from .ranking_baselines import evaluate as evaluate_removed
 
-    def val(model):
-        return ranking_metrics(target_ranks(model.score(users, histories), targets, exclude))[SELECT]
-
-    return val
+    return lambda model: evaluate_removed(model, seqs, VAL)[SELECT]
 
 
 def choose_and_refit(name, seqs: Sequences, *, grid=None, seed=0, log=None):
@@ -119,7 +106,7 @@ def choose_and_refit(name, seqs: Sequences, *, grid=None, seed=0, log=None):
     grid = rb.GRIDS[name] if grid is None else grid
     val_cb = _validation_callback(seqs)
     tried, best = [], None
-    for point in grid_points(grid):
+    for point in rb.grid_points(grid):
         model = rb.make(name, seqs.num_items, **point).fit(seqs, TRAIN, rng=seed, val=val_cb)
         metrics = evaluate(model.score, seqs, VAL)
         choice = dict(point) if model.epochs_ is None else {**point, "epochs": int(model.epochs_)}

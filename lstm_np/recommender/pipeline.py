@@ -28,6 +28,7 @@ from ..data import checksum, fetch_movielens_100k, make_synthetic, temporal_spli
 from .hybrid import CELLS, FEATURES, CorrectionNet, Histories, SequenceConfig, build_histories, make_cutset, \
     make_inputs, next_step_inputs, predict_cuts
 from .mf import MatrixFactorization
+from .nextitem_model import titles_from_array, titles_to_array
 from .protocol import BASES, ROW_LABELS, run_protocol
 
 __all__ = [
@@ -186,11 +187,6 @@ class SequenceRecommender:
         return candidates[best], score[best]
 
 
-def _titles_bytes(item_ids, titles):
-    text = "\n".join(str(titles.get(int(i), f"item {int(i)}")).replace("\n", " ") for i in item_ids)
-    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).copy()
-
-
 def _one_user_history(model, history, user_index):
     """A caller's history ``[(item id, time, rating), ...]`` as a one-user Histories and a one-user base.
 
@@ -283,7 +279,7 @@ def save_model(path, model: SequenceRecommender, h: Histories, ratings, data_met
     """
     arrays = {**{f"base.{k}": v for k, v in model.base.params.items()}, **model.net.params,
               "vocab.user_ids": h.user_ids, "vocab.item_ids": h.item_ids,
-              "vocab.titles": _titles_bytes(h.item_ids, ratings.titles),
+              "vocab.titles": titles_to_array(h.item_ids, ratings.titles),
               # the ratings themselves, so that loading needs no data set (rebuilt and checksummed on load)
               **{f"history.{k}": getattr(h, k) for k in _HISTORY_ARRAYS}}
     data = {**data_meta, "sha256": checksum(ratings)}  # so a model never meets other data
@@ -315,15 +311,8 @@ def load_model(path, cache_dir=None):
         Unreadable or inconsistent files (naming the file and the field), or
         a model that does not fit the data.
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model"
-    found = io.inspect(path)
-    meta, where = found.meta, str(found.json_path)
-    if meta.get("kind") != MODEL_KIND:
-        raise io.ModelFileError(f"{where}: holds {meta.get('kind')!r}, not a recommender model "
-                                f"(field meta.kind should be {MODEL_KIND!r})")
-    io.check_meta(meta, MODEL_SCHEMA, arrays=found.arrays, where=where)
+    found = io.inspect_model(path, MODEL_KIND, MODEL_SCHEMA, what="recommender model (rating prediction)")
+    meta, where, path = found.meta, str(found.json_path), found.npz_path.with_suffix("")
     cell = meta["net"]["cell"]  # the recurrent layer's parameter names depend on it
     io.check_meta(meta, {"net": {"input_size": io.Int(dim=(f"{cell}.Wx", 0)),
                                  "hidden_size": io.Int(dim=(f"{cell}.Wh", 0))}}, arrays=found.arrays, where=where)
@@ -403,16 +392,10 @@ def _ratings_from_arrays(arrays, where):
     if not ok:
         raise io.ModelFileError(f"{where}: the history arrays are inconsistent (rows, user or item indices out of "
                                 "range, or NaN/inf ratings or times)")
-    try:
-        titles = bytes(arrays["vocab.titles"]).decode("utf-8").split("\n")
-    except UnicodeDecodeError:
-        raise io.ModelFileError(f"{where}: array 'vocab.titles' is not UTF-8 text") from None
-    if len(titles) != len(item_ids):
-        raise io.ModelFileError(f"{where}: array 'vocab.titles' holds {len(titles)} titles for {len(item_ids)} items")
+    titles = titles_from_array(item_ids, arrays["vocab.titles"], where)
     order = np.argsort(a["row"])
     return Ratings(user_ids[a["user"][order]].astype(np.int64), item_ids[a["item"][order]].astype(np.int64),
-                   a["rating"][order], a["time"][order].astype(np.int64),
-                   {int(i): t for i, t in zip(item_ids, titles)})
+                   a["rating"][order], a["time"][order].astype(np.int64), titles)
 
 
 _public_rating_api()

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import itertools
 import numbers
-import time
 
 import numpy as np
 
@@ -48,7 +47,7 @@ from ..data.split import TEST, TRAIN, VAL
 from ..optim import Adam
 from .ranking import exclusion_mask, ranking_metrics, target_ranks
 
-__all__ = ["Popularity", "ItemKNN", "Transition", "BPRMF", "EASE", "GRIDS", "MODELS", "make", "evaluate", "tune",
+__all__ = ["Popularity", "ItemKNN", "Transition", "BPRMF", "EASE", "GRIDS", "MODELS", "make", "evaluate", "grid_points",
            "bpr_gradcheck_case", "history_matrix"]
 
 
@@ -610,29 +609,9 @@ def evaluate(model, seqs, part=VAL, ks=(10,)):
 
 
 def grid_points(grid):
-    """Every setting of a grid ``{param: values}``, as a list of dicts (``[{}]`` for an empty grid)."""
+    """Every setting of a grid ``{param: values}``, as a list of dicts (``[{}]`` for an empty grid).
+
+    Choosing among them on validation, refitting and scoring test is
+    ``nextitem_protocol.choose_and_refit``."""
     keys = list(grid)
     return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
-
-
-def tune(name, seqs, *, grid=None, rng=0, metric="NDCG@10"):
-    """Fit ``name`` on TRAIN at each point of its grid and score validation.
-
-    Iterative models get ``val`` (validation ``metric``) for early stopping.
-
-    Returns
-    -------
-    best : dict
-        The row with the highest ``metric``.
-    rows : list of dict
-        One per grid point: ``setting``, ``epochs`` (``epochs_``),
-        ``seconds`` (fit + validation) and the metrics of :func:`evaluate`.
-    """
-    rows = []
-    for setting in grid_points(GRIDS[name] if grid is None else grid):
-        start = time.perf_counter()
-        model = make(name, seqs.num_items, **setting)
-        model.fit(seqs, TRAIN, rng=rng, val=lambda m: evaluate(m, seqs, VAL)[metric])
-        metrics = evaluate(model, seqs, VAL)
-        rows.append({"setting": setting, "epochs": model.epochs_, "seconds": time.perf_counter() - start, **metrics})
-    return max(rows, key=lambda r: r[metric]), rows
