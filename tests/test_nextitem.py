@@ -159,9 +159,12 @@ def test_lstm_learns_a_sequential_rule_that_popularity_cannot_see():
     val = next_item_validation(vh, targets, exclusion_mask(vh, s.num_items))
     net = NextItemNet(s.num_items, TINY.replace(epochs=8, patience=8, hidden_size=16, embed_dim=16))
     fit = train_next_item(net, hist, epochs=8, val=val)
-    best = max(fit.history, key=lambda r: r["NDCG@10"])
-    assert fit.best_epoch == best["epoch"]
-    assert val(net)["NDCG@10"] == pytest.approx(best["NDCG@10"], abs=1e-12)  # the best epoch's parameters kept
+    ndcg = [r["NDCG@10"] for r in fit.history]
+    smoothed = [np.mean(ndcg[max(e - 1, 0) : e + 2]) for e in range(len(ndcg))]
+    assert [r["smoothed_NDCG@10"] for r in fit.history] == pytest.approx(smoothed, abs=1e-12)
+    assert fit.best_epoch == int(np.argmax(smoothed))                  # mean of the epoch and its neighbours
+    best = fit.history[fit.best_epoch]
+    assert val(net)["NDCG@10"] == pytest.approx(best["NDCG@10"], abs=1e-12)  # that epoch's parameters kept
     pop = np.bincount(np.concatenate(hist), minlength=s.num_items).astype(float)
     pop_ndcg = ranking_metrics(target_ranks(np.tile(pop, (len(vh), 1)), targets,
                                             exclusion_mask(vh, s.num_items)))["NDCG@10"]
@@ -359,3 +362,20 @@ def test_bad_next_item_settings_name_the_setting():
                       ({"seed": -1}, "seed"), ({"cell": "transformer"}, "cell"), ({"bptt": 0}, "bptt")):
         with pytest.raises(ValueError, match=name):
             NextItemConfig(**bad)
+
+
+def test_the_epoch_chosen_is_the_best_smoothed_one_and_patience_stops_training():
+    s = leave_one_out(small(n_users=20))
+    curve = iter([0.1, 0.5, 0.2, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1])
+    seen = []
+
+    def val(net):
+        seen.append(net.params["embedding.W"].copy())
+        return {"NDCG@10": next(curve)}
+
+    net = NextItemNet(s.num_items, TINY)
+    fit = train_next_item(net, s.histories(TRAIN), epochs=8, val=val, patience=2)
+    # smoothed: 0.3, 0.267, 0.533, 0.4, 0.367, ...: epoch 2 (between 0.5 and 0.9), not the lone spike at 3
+    assert fit.best_epoch == 2
+    assert [r["epoch"] for r in fit.history] == [0, 1, 2, 3, 4, 5]  # stopped two smoothed epochs after the best
+    assert np.array_equal(net.params["embedding.W"], seen[2])
