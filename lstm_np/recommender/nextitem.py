@@ -60,6 +60,10 @@ __all__ = ["NextItemConfig", "NextItemNet", "layer_factory", "NEXT_ITEM_CELLS", 
 NEXT_ITEM_CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 
 
+#: The largest embedding or hidden size accepted (a larger one is almost surely a typo, and would fail on memory).
+MAX_SIZE = 4096
+
+
 class TrainingError(RuntimeError):
     """Training produced NaN or inf (the message names the epoch and step)."""
 
@@ -145,8 +149,9 @@ class NextItemConfig:
     def __post_init__(self):
         cells = sorted(NEXT_ITEM_CELLS) + sorted(_variant_names())
         checks = {
-            "cell": self.cell in cells, "embed_dim": _is_int(self.embed_dim, 1), "hidden_size": _is_int(self.hidden_size, 1),
-            "num_layers": _is_int(self.num_layers, 1), "tied": isinstance(self.tied, bool),
+            "cell": self.cell in cells, "embed_dim": _is_int(self.embed_dim, 1) and self.embed_dim <= MAX_SIZE,
+            "hidden_size": _is_int(self.hidden_size, 1) and self.hidden_size <= MAX_SIZE,
+            "num_layers": _is_int(self.num_layers, 1) and self.num_layers <= 8, "tied": isinstance(self.tied, bool),
             "dropout": _is_num(self.dropout, 0, 1) and self.dropout < 1, "epochs": _is_int(self.epochs, 1),
             "patience": _is_int(self.patience, 1), "lr": _is_num(self.lr, 0, 1.0, low_open=True),
             "clip": _is_num(self.clip, 0, low_open=True), "batch_size": _is_int(self.batch_size, 1),
@@ -156,7 +161,8 @@ class NextItemConfig:
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError("invalid next-item settings: " + ", ".join(f"{k}={getattr(self, k)!r}" for k in bad)
-                             + f" (cell: one of {cells}; sizes, epochs, patience, batch_size, bptt: integers >= 1; "
+                             + f" (cell: one of {cells}; embed_dim, hidden_size: integers in [1, {MAX_SIZE}]; "
+                             "num_layers: 1 to 8; epochs, patience, batch_size, bptt: integers >= 1; "
                              "dropout in [0, 1); lr in (0, 1]; clip > 0; max_len, seed: integers >= 0)")
         if self.tied and self.embed_dim != self.hidden_size:
             raise ValueError(f"tied=True needs embed_dim == hidden_size; got {self.embed_dim} and {self.hidden_size}")
