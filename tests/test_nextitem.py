@@ -255,6 +255,11 @@ def test_the_saved_model_loads_without_the_data_and_scores_the_same(saved, monke
     model = NextItemRecommender.load(saved)
     metrics = json.loads((saved / "metrics.json").read_text())
     assert metrics["task"] == "next-item" and set(metrics["summary"]) >= {"popularity", "lstm", "ease", "bprmf"}
+    from lstm_np.recommender.nextitem_pipeline import markdown_table
+
+    table = markdown_table(metrics).splitlines()
+    assert len(table) == 2 + 6 and table[-1].startswith("| LSTM next-item |")
+    assert f"{metrics['summary']['lstm']['test']['removed']['HR@10'][0]:.3f}" in table[-1]
     hist = model.history(1)
     assert np.allclose(model.scores(user=1), model.scores(history=hist.tolist()))
     recs = model.recommend(user=1, top=5)

@@ -27,7 +27,7 @@ from .nextitem import NextItemConfig
 from .nextitem_model import NextItemRecommender
 from .nextitem_protocol import run_next_item_protocol, temporal_top_n
 
-__all__ = ["RUN_FILES", "QUICK", "run_next_item", "ranking_table", "summarise_seeds", "MODEL_LABELS"]
+__all__ = ["RUN_FILES", "QUICK", "run_next_item", "ranking_table", "markdown_table", "summarise_seeds", "MODEL_LABELS"]
 
 RUN_FILES = ("model.npz", "model.json", "metrics.json", "training.png")
 
@@ -174,3 +174,24 @@ def run_next_item(data="movielens", config: NextItemConfig | None = None, out_di
     say(ranking_table(summary, len(seeds)))
     say(f"{seconds:.0f} s in all")
     return metrics
+
+
+def markdown_table(metrics):
+    """``metrics.json`` of ``run_next_item`` as the README's Markdown table (test; mean ± sd over the seeds)."""
+    summary, n = metrics["summary"], len(metrics["seeds"])
+
+    def f(pair, digits=3):
+        m, sd = pair
+        return f"{m:.{digits}f}" if n == 1 else f"{m:.{digits}f} ± {sd:.{digits}f}"
+
+    lines = ["| model | HR@5 | HR@10 | HR@20 | NDCG@10 | MRR@10 | HR@10, seen kept | NDCG@10, seen kept | "
+             "MRR@10, seen kept | temporal split: users with a hit in the top 10 |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name in sorted(summary, key=lambda k: list(MODEL_LABELS).index(k) if k in MODEL_LABELS else 99):
+        s = summary[name]
+        rem, kept = s["test"]["removed"], s["test"]["kept"]
+        label = MODEL_LABELS.get(name, name)
+        lines.append(f"| {label} | {f(rem['HR@5'])} | {f(rem['HR@10'])} | {f(rem['HR@20'])} | {f(rem['NDCG@10'])} | "
+                     f"{f(rem['MRR@10'])} | {f(kept['HR@10'])} | {f(kept['NDCG@10'])} | {f(kept['MRR@10'])} | "
+                     f"{f(s['temporal']['users_with_hit'])} |")
+    return "\n".join(lines)
