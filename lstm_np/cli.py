@@ -202,8 +202,11 @@ def _positive_int(text):
 
 
 def build_parser():
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="lstm-np", description="A from-scratch NumPy LSTM.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"lstm-np {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("gradcheck", help="check every analytic gradient against central differences")
     p.add_argument("--seed", type=int, default=0, help="seed of the random test problems (default 0)")
@@ -351,6 +354,9 @@ def main(argv=None):
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # plain `lstm-np`: say what there is
+        parser.print_help()
+        return 0
     _check_common(parser, args)
     try:
         if getattr(args, "out", None) is not None:

@@ -384,3 +384,14 @@ def test_the_epoch_chosen_is_the_best_smoothed_one_and_patience_stops_training()
     assert fit.best_epoch == 2
     assert [r["epoch"] for r in fit.history] == [0, 1, 2, 3, 4, 5]  # stopped two smoothed epochs after the best
     assert np.array_equal(net.params["embedding.W"], seen[2])
+
+
+def test_plain_lstm_np_prints_help_and_version_prints_the_version(capsys):
+    import lstm_np
+
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "train" in out and "recommend" in out and "usage: lstm-np" in out
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and lstm_np.__version__ in capsys.readouterr().out
