@@ -160,7 +160,7 @@ def test_lstm_learns_a_sequential_rule_that_popularity_cannot_see():
     net = NextItemNet(s.num_items, TINY.replace(epochs=8, patience=8, hidden_size=16, embed_dim=16))
     fit = train_next_item(net, hist, epochs=8, val=val)
     ndcg = [r["NDCG@10"] for r in fit.history]
-    smoothed = [np.mean(ndcg[max(e - 1, 0) : e + 2]) for e in range(len(ndcg))]
+    smoothed = [ndcg[0]] + [np.mean(ndcg[max(e - 1, 1) : e + 2]) for e in range(1, len(ndcg))]
     assert [r["smoothed_NDCG@10"] for r in fit.history] == pytest.approx(smoothed, abs=1e-12)
     assert fit.best_epoch == int(np.argmax(smoothed))                  # mean of the epoch and its neighbours
     best = fit.history[fit.best_epoch]
@@ -380,7 +380,7 @@ def test_the_epoch_chosen_is_the_best_smoothed_one_and_patience_stops_training()
 
     net = NextItemNet(s.num_items, TINY)
     fit = train_next_item(net, s.histories(TRAIN), epochs=8, val=val, patience=2)
-    # smoothed: 0.3, 0.267, 0.533, 0.4, 0.367, ...: epoch 2 (between 0.5 and 0.9), not the lone spike at 3
+    # smoothed: 0.1 (alone), 0.35, 0.533, 0.4, 0.367, ...: epoch 2 (between 0.5 and 0.9), not the lone spike at 3
     assert fit.best_epoch == 2
     assert [r["epoch"] for r in fit.history] == [0, 1, 2, 3, 4, 5]  # stopped two smoothed epochs after the best
     assert np.array_equal(net.params["embedding.W"], seen[2])
@@ -395,3 +395,10 @@ def test_plain_lstm_np_prints_help_and_version_prints_the_version(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--version"])
     assert e.value.code == 0 and lstm_np.__version__ in capsys.readouterr().out
+
+
+def test_one_epoch_that_beats_the_untrained_net_is_kept():
+    s = leave_one_out(small(n_users=20))
+    curve = iter([0.1, 0.3])
+    net = NextItemNet(s.num_items, TINY)
+    assert train_next_item(net, s.histories(TRAIN), epochs=1, val=lambda n: {"NDCG@10": next(curve)}).best_epoch == 1

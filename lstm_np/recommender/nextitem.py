@@ -33,7 +33,8 @@ next (no gradient across a chunk boundary), users of similar lengths batched
 together and right-padded (padded steps carry the state unchanged and are
 left out of the loss); Adam with global-norm clipping. After each epoch the
 model scores the held-out next item of every user (``score``) and the epoch
-with the best validation NDCG@10 is kept.
+with the best validation NDCG@10, smoothed over the epoch and its two
+neighbours, is kept.
 """
 
 from __future__ import annotations
@@ -384,12 +385,14 @@ class NextItemFit:
 
     Attributes
     ----------
-    best_epoch : int
-        The epoch with the best validation NDCG@10 (the parameters kept); 0
-        means the untrained net was best; None when trained without validation.
+    best_epoch : int or None
+        The epoch with the best smoothed validation NDCG@10 (see
+        ``train_next_item``; its parameters are kept); 0 means the untrained
+        net was best; None when trained without validation.
     history : list of dict
-        Per epoch: ``epoch``, ``loss`` (mean training cross-entropy),
-        ``seconds`` and, with validation, the validation metrics.
+        Per epoch: ``epoch``, ``loss`` (mean training cross-entropy; None
+        for epoch 0), ``seconds`` and, with validation, the validation
+        metrics and ``smoothed_NDCG@10``.
     """
 
     best_epoch: int | None
@@ -420,9 +423,11 @@ def train_next_item(net: NextItemNet, sequences, *, epochs, val=None, patience=N
         and after every epoch (``next_item_validation`` builds one for
         held-out next items). The epoch kept is the one with the highest
         *smoothed* NDCG@10, the mean over it and its two neighbouring
-        epochs: with one held-out item per user, one epoch's NDCG@10 moves
-        by about its standard error (about 0.006 on MovieLens-100K) from
-        epoch to epoch, and the single highest epoch is often a lucky one.
+        epochs (the untrained net, epoch 0, is scored alone and is no
+        epoch's neighbour): with one held-out item per user, one epoch's
+        NDCG@10 moves by about its standard error (about 0.006 on
+        MovieLens-100K) from epoch to epoch, and the single highest epoch is
+        often a lucky one.
     patience : int, optional
     log : callable, optional
         Receives one line per epoch.
@@ -450,9 +455,10 @@ def train_next_item(net: NextItemNet, sequences, *, epochs, val=None, patience=N
     best, best_epoch, best_params, waited = -math.inf, None, None, 0
 
     def consider(e):
-        """Epoch e's smoothed score (mean over e-1, e, e+1 where measured); keep its parameters if it is the best."""
+        """Epoch e's smoothed score (mean over e-1, e, e+1 where measured, the untrained net's score only for
+        itself); keep its parameters if it is the best."""
         nonlocal best, best_epoch, best_params, waited
-        score = float(np.mean(scores[max(e - 1, 0) : e + 2]))
+        score = float(scores[0]) if e == 0 else float(np.mean(scores[max(e - 1, 1) : e + 2]))
         history[e]["smoothed_NDCG@10"] = score
         if score > best:
             best, best_epoch, best_params, waited = score, e, snapshots[e], 0

@@ -170,7 +170,9 @@ class SequenceRecommender:
         candidates = np.arange(h.num_items)
         if exclude_rated:
             candidates = np.setdiff1d(candidates, h.item[h.offsets[user] : h.offsets[user + 1]])
-        base_all = self.base.predict(h.user, h.item)
+        rows = slice(h.offsets[user], h.offsets[user + 1])
+        base_all = np.zeros(len(h.user))  # make_inputs reads the base at this user's rows only
+        base_all[rows] = self.base.predict(h.user[rows], h.item[rows])
         n = int(h.offsets[user + 1] - h.offsets[user])
         history = make_inputs(h, base_all, self.base.mu, [user], [max(n - self.config.window, 0)], [n], [n],
                               self.net.dtype)
