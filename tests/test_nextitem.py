@@ -402,3 +402,19 @@ def test_one_epoch_that_beats_the_untrained_net_is_kept():
     curve = iter([0.1, 0.3])
     net = NextItemNet(s.num_items, TINY)
     assert train_next_item(net, s.histories(TRAIN), epochs=1, val=lambda n: {"NDCG@10": next(curve)}).best_epoch == 1
+
+
+def test_a_run_of_several_seeds_saves_the_first_seeds_model_with_its_own_numbers(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--task", "next-item", "--data", "synthetic", "--quick", "--seeds", "3", "4",
+                 "--out", str(out), "--no-progress"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [p["seed"] for p in metrics["per_seed"]] == [3, 4]
+    model = NextItemRecommender.load(out)
+    first = metrics["per_seed"][0]["rows"]
+    assert model.meta["metrics"]["test_HR@10"] == {k: v["test"]["removed"]["HR@10"] for k, v in first.items()}
+    hrs = [p["rows"]["lstm"]["test"]["removed"]["HR@10"] for p in metrics["per_seed"]]
+    assert metrics["summary"]["lstm"]["test"]["removed"]["HR@10"] == pytest.approx([np.mean(hrs), np.std(hrs, ddof=1)])
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == 0
+    assert "note:" not in capsys.readouterr().out  # the saved model scores what was measured for it
