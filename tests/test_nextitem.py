@@ -227,14 +227,25 @@ def test_evaluate_reports_both_settings_and_removing_seen_items_never_hurts():
     assert m["removed"]["n"] == s.num_users
 
 
-def test_temporal_top_n_scores_every_model_given():
+def test_temporal_top_n_chooses_on_its_own_validation_and_never_reads_its_test_movies():
     r = small(n_users=40)
-    s = leave_one_out(r)
-    rows, _ = run_next_item_protocol(s, TINY, grids=TINY_GRIDS, baselines=["popularity", "transition"], log=None)
-    out = temporal_top_n(r, rows, TINY)
+    out = temporal_top_n(r, TINY, baselines=["popularity", "transition"], grids={"transition": {"alpha": (1.0, 1e4)}})
     assert set(out) == {"popularity", "transition", "lstm"}
     for m in out.values():
         assert 0 <= m["users_with_hit"] <= 1 and m["n"] == 40
+    # move every temporal test rating to another unseen movie: no choice may move
+    split = temporal_split(r)
+    s = sequences_from_split(r, split)
+    item = r.item.copy()
+    rng = np.random.default_rng(0)
+    for u in range(s.num_users):
+        seen = s.item_ids[s.item[s.offsets[u] : s.offsets[u + 1]]]
+        rows = s.row[s.offsets[u] : s.offsets[u + 1]][s.part[s.offsets[u] : s.offsets[u + 1]] == TEST]
+        item[rows] = rng.choice(np.setdiff1d(s.item_ids, seen), len(rows), replace=False)
+    moved = Ratings(r.user, item, r.rating, r.timestamp, r.titles)
+    again = temporal_top_n(moved, TINY, baselines=["popularity", "transition"],
+                           grids={"transition": {"alpha": (1.0, 1e4)}})
+    assert {k: v["choice"] for k, v in out.items()} == {k: v["choice"] for k, v in again.items()}
 
 
 # --------------------------------------------------------------------------- the saved model

@@ -405,7 +405,7 @@ def _check_finite_loss(loss, epoch, step):
                             "try a smaller learning rate (--lr) or clip")
 
 
-def train_next_item(net: NextItemNet, sequences, *, epochs, val=None, patience=None, log=None):
+def train_next_item(net: NextItemNet, sequences, *, epochs, val=None, patience=None, log=None, select="NDCG@10"):
     """Train ``net`` on every next item of every sequence.
 
     Parameters
@@ -431,6 +431,8 @@ def train_next_item(net: NextItemNet, sequences, *, epochs, val=None, patience=N
     patience : int, optional
     log : callable, optional
         Receives one line per epoch.
+    select : str
+        The key of ``val``'s dict that is maximised (default ``"NDCG@10"``).
 
     Returns
     -------
@@ -459,7 +461,7 @@ def train_next_item(net: NextItemNet, sequences, *, epochs, val=None, patience=N
         itself); keep its parameters if it is the best."""
         nonlocal best, best_epoch, best_params, waited
         score = float(scores[0]) if e == 0 else float(np.mean(scores[max(e - 1, 1) : e + 2]))
-        history[e]["smoothed_NDCG@10"] = score
+        history[e][f"smoothed_{select}"] = score
         if score > best:
             best, best_epoch, best_params, waited = score, e, snapshots[e], 0
         else:
@@ -470,7 +472,7 @@ def train_next_item(net: NextItemNet, sequences, *, epochs, val=None, patience=N
 
     if val is not None:
         m = val(net)
-        scores.append(m["NDCG@10"])
+        scores.append(m[select])
         snapshots[0] = snapshot()
         history.append({"epoch": 0, "loss": None, "seconds": 0.0, **m})
     for epoch in range(1, epochs + 1):
@@ -497,12 +499,13 @@ def train_next_item(net: NextItemNet, sequences, *, epochs, val=None, patience=N
         history.append(row)
         if val is not None:
             row.update(val(net))
-            scores.append(row["NDCG@10"])
+            scores.append(row[select])
             snapshots[epoch] = snapshot()
             consider(epoch - 1)  # its neighbours are both measured now
             snapshots = {e: p for e, p in snapshots.items() if e >= epoch - 1 or e == best_epoch}
         if log:
-            extra = f", val HR@10 {row['HR@10']:.4f}, NDCG@10 {row['NDCG@10']:.4f}" if val is not None else ""
+            extra = (", val " + ", ".join(f"{k} {row[k]:.4f}" for k in ("HR@10", "NDCG@10") if k in row)
+                     if val is not None else "")
             log(f"epoch {epoch:3d}: loss {row['loss']:.4f}{extra} ({row['seconds']:.1f} s)")
         if val is not None and waited >= patience:
             break

@@ -1,8 +1,10 @@
 """The next-item job, as run by ``lstm-np train --task next-item``: data -> split -> protocol -> model, metrics, plot.
 
 For each seed: the leave-one-out protocol for every baseline and the
-recurrent model (``nextitem_protocol.run_next_item_protocol``), then the
-same models' top-10 lists on the temporal split (``temporal_top_n``). The
+recurrent model (``nextitem_protocol.run_next_item_protocol``), and the
+same models' top-10 lists on the temporal split under its own protocol
+(``temporal_top_n``); the two are independent jobs (``workers`` runs that
+many at once). The
 first seed's refitted recurrent model is saved as a
 ``NextItemRecommender`` (with the popularity counts' histories and the
 titles, so ``lstm-np recommend`` needs no data set); ``metrics.json`` holds
@@ -41,22 +43,21 @@ QUICK = {"config": {"embed_dim": 16, "hidden_size": 16, "epochs": 3, "patience":
                    "bprmf": {"factors": (8,), "reg": (0.01,), "epochs": (3,)}, "ease": {"lam": (100.0,)}}}
 
 
-def _one_seed(args):
-    """One seed's protocol and temporal lists (a function of its arguments, for worker processes)."""
-    ratings, config, tie_break, grids, baselines, progress = args
-    log_lines = []
+def _one_job(args):
+    """One seed's leave-one-out protocol, or its temporal-split lists (for worker processes: a function of its
+    arguments)."""
+    task, ratings, config, tie_break, grids, baselines, progress = args
 
     def log(line):
-        log_lines.append(line)
         if progress:
-            print(f"[seed {config.seed}] {line}", flush=True)
+            print(f"[seed {config.seed}, {task}] {line}", flush=True)
 
+    if task == "temporal":
+        return temporal_top_n(ratings, config, baselines=baselines, grids=grids, log=log)
     seqs = leave_one_out(ratings, tie_break=tie_break, seed=config.seed)
     rows, models = run_next_item_protocol(seqs, config, baselines=baselines, grids=grids, log=log,
                                           progress=progress)
-    temporal = temporal_top_n(ratings, rows, config, log=log)
-    net = models["lstm"].net
-    return rows, temporal, net, seqs, log_lines
+    return rows, models["lstm"].net, seqs
 
 
 def _mean_sd(values):
@@ -80,7 +81,11 @@ def summarise_seeds(per_seed):
     return out
 
 
-def ranking_table(summary, n_seeds):
+def _label(name, cell):
+    return f"{cell.upper()} next-item" if name == "lstm" else MODEL_LABELS.get(name, name)
+
+
+def ranking_table(summary, n_seeds, cell="lstm"):
     """The summary as plain text: test metrics with seen items removed and kept, the temporal split's top 10."""
     def f(pair):
         m, sd = pair
@@ -93,7 +98,7 @@ def ranking_table(summary, n_seeds):
     for name in sorted(summary, key=lambda n: list(MODEL_LABELS).index(n) if n in MODEL_LABELS else 99):
         s = summary[name]
         rem, kept = s["test"]["removed"], s["test"]["kept"]
-        lines.append(f"{MODEL_LABELS.get(name, name):<{w}} {f(rem['HR@10']):>15} {f(rem['NDCG@10']):>15} "
+        lines.append(f"{_label(name, cell):<{w}} {f(rem['HR@10']):>15} {f(rem['NDCG@10']):>15} "
                      f"{f(rem['MRR@10']):>15} {f(kept['HR@10']):>15} {f(kept['NDCG@10']):>15} "
                      f"{f(s['temporal']['users_with_hit']):>15}")
     lines.append("(HR/NDCG/MRR: seen items removed unless 'kept'; temporal hit: share of users with a test movie in the "
@@ -116,7 +121,7 @@ def run_next_item(data="movielens", config: NextItemConfig | None = None, out_di
     quick : bool
         Small grids and a few epochs (``QUICK``): seconds, for CI.
     workers : int
-        Seeds run in this many processes at once.
+        Jobs (a seed's leave-one-out protocol, a seed's temporal lists) run in this many processes at once.
 
     Returns
     -------
@@ -144,17 +149,17 @@ def run_next_item(data="movielens", config: NextItemConfig | None = None, out_di
     say(f"{data}: {len(ratings):,} interactions; leave-one-out (ties in time broken by {tie_break}); "
         f"seeds {seeds}")
     start = time.perf_counter()
-    jobs = [(ratings, config.replace(seed=s), tie_break, grids, baselines, progress and log is not None)
-            for s in seeds]
-    if workers > 1 and len(seeds) > 1:
-        with ProcessPoolExecutor(max_workers=min(workers, len(seeds))) as pool:
-            results = list(pool.map(_one_seed, jobs))
+    jobs = [(task, ratings, config.replace(seed=s), tie_break, grids, baselines, progress and log is not None)
+            for s in seeds for task in ("loo", "temporal")]
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            results = list(pool.map(_one_job, jobs))
     else:
-        results = [_one_seed(job) for job in jobs]
+        results = [_one_job(job) for job in jobs]
     seconds = time.perf_counter() - start
-    per_seed = [{"seed": s, "rows": r[0], "temporal": r[1]} for s, r in zip(seeds, results)]
+    per_seed = [{"seed": s, "rows": results[2 * k][0], "temporal": results[2 * k + 1]} for k, s in enumerate(seeds)]
     summary = summarise_seeds(per_seed)
-    _, _, net, seqs, _ = results[0]
+    _, net, seqs = results[0]
     metrics = {"task": "next-item", "data": data_meta, "tie_break": tie_break, "seeds": seeds, "quick": bool(quick),
                "config": dataclasses.asdict(config), "seconds": round(seconds, 1), "summary": summary,
                "per_seed": per_seed}
@@ -171,13 +176,15 @@ def run_next_item(data="movielens", config: NextItemConfig | None = None, out_di
             from .plots import next_item_figure
 
             next_item_figure(per_seed, stage / "training.png")
-    say(ranking_table(summary, len(seeds)))
+    say(ranking_table(summary, len(seeds), config.cell))
     say(f"{seconds:.0f} s in all")
     return metrics
 
 
-def markdown_table(metrics):
-    """``metrics.json`` of ``run_next_item`` as the README's Markdown table (test; mean ± sd over the seeds)."""
+def markdown_table(metrics, temporal=True):
+    """``metrics.json`` of ``run_next_item`` as the README's Markdown table (test; mean ± sd over the seeds).
+
+    ``temporal=False`` leaves out the temporal split's column."""
     summary, n = metrics["summary"], len(metrics["seeds"])
 
     def f(pair, digits=3):
@@ -185,13 +192,13 @@ def markdown_table(metrics):
         return f"{m:.{digits}f}" if n == 1 else f"{m:.{digits}f} ± {sd:.{digits}f}"
 
     lines = ["| model | HR@5 | HR@10 | HR@20 | NDCG@10 | MRR@10 | HR@10, seen kept | NDCG@10, seen kept | "
-             "MRR@10, seen kept | temporal split: users with a hit in the top 10 |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "MRR@10, seen kept |" + (" temporal split: users with a hit in the top 10 |" if temporal else ""),
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if temporal else "")]
     for name in sorted(summary, key=lambda k: list(MODEL_LABELS).index(k) if k in MODEL_LABELS else 99):
         s = summary[name]
         rem, kept = s["test"]["removed"], s["test"]["kept"]
-        label = MODEL_LABELS.get(name, name)
+        label = _label(name, metrics["config"]["cell"])
         lines.append(f"| {label} | {f(rem['HR@5'])} | {f(rem['HR@10'])} | {f(rem['HR@20'])} | {f(rem['NDCG@10'])} | "
-                     f"{f(rem['MRR@10'])} | {f(kept['HR@10'])} | {f(kept['NDCG@10'])} | {f(kept['MRR@10'])} | "
-                     f"{f(s['temporal']['users_with_hit'])} |")
+                     f"{f(rem['MRR@10'])} | {f(kept['HR@10'])} | {f(kept['NDCG@10'])} | {f(kept['MRR@10'])} |"
+                     + (f" {f(s['temporal']['users_with_hit'])} |" if temporal else ""))
     return "\n".join(lines)

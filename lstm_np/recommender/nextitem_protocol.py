@@ -27,10 +27,12 @@ test item and check that no validation score moves), and the refit reads
 the test item only as the thing to rank.
 
 **The temporal split** (``temporal_top_n``): the rating task's split (each
-user's last 10 % test, the 10 % before validation), scored as top-N lists:
-each model refitted on train + validation with the settings chosen above,
-the 10 movies it ranks highest among those the user has not seen, judged
-against all the user's test movies.
+user's last 10 % test, the 10 % before validation), scored as top-N lists
+under its own protocol: every model chosen on that split's validation
+movies, refitted on its train + validation, and its 10 highest-scored
+unseen movies judged once against all the user's test movies. (Choosing
+there with the leave-one-out choices would not do: every leave-one-out
+validation movie is a temporal test movie.)
 """
 
 from __future__ import annotations
@@ -210,40 +212,73 @@ def run_next_item_protocol(seqs: Sequences, config: NextItemConfig | None = None
     return rows, models
 
 
-def temporal_top_n(ratings: Ratings, rows, config: NextItemConfig, *, n=10, make_layer=None, log=None):
-    """Top-``n`` lists on the rating task's temporal split, with the settings chosen in ``rows``.
+def _top_n_validation(histories, relevant, exclude, n):
+    """``val(scores) -> {"NDCG@10": ...}``-style metrics of top-``n`` lists against the relevant sets."""
+    def metrics(scores):
+        m = top_n_metrics(scores, relevant, n=n, exclude=exclude)
+        return {f"NDCG@{n}": m["ndcg"], f"HR@{n}": m["users_with_hit"], f"recall@{n}": m["recall"]}
 
-    Each model of ``rows`` (baselines and ``"lstm"``) is refitted on the
-    temporal split's train + validation with the setting (and epoch count)
-    it was given on the leave-one-out validation, then lists the ``n``
-    unseen movies it scores highest for every user; a list is judged
-    against all of the user's test movies (``ranking.top_n_metrics``).
+    return metrics
+
+
+def temporal_top_n(ratings: Ratings, config: NextItemConfig, *, baselines=None, grids=None, n=10, make_layer=None,
+                   log=None):
+    """Top-``n`` lists on the rating task's temporal split, under that split's own protocol.
+
+    The split of ``temporal_split`` (each user's last 10 % test, the 10 %
+    before them validation). For every model: **choose** its settings (the
+    baselines' grids; the recurrent model's epoch count) by the NDCG@``n``
+    of its top-``n`` unseen movies after the train history, judged against
+    the user's validation movies; **refit** on train + validation; **score
+    test once**: the ``n`` movies it scores highest among those the user has
+    not seen in train + validation, judged against all of the user's test
+    movies (``ranking.top_n_metrics``). The recurrent model's architecture
+    is ``config`` as given.
 
     Returns
     -------
-    dict of name -> {"users_with_hit", "recall", "ndcg", "n"}
+    dict of name -> {"users_with_hit", "recall", "ndcg", "n", "choice"}
     """
     from . import ranking_baselines as rb
 
     seqs = sequences_from_split(ratings, temporal_split(ratings))
-    hist = seqs.histories(VAL)
     users = np.arange(seqs.num_users)
-    exclude = exclusion_mask(hist, seqs.num_items)
-    relevant = np.zeros_like(exclude)
-    tu, ti = seqs.targets(TEST)
-    relevant[tu, ti] = True
+
+    def lists(upto, part):
+        hist = seqs.histories(upto)
+        relevant = np.zeros((seqs.num_users, seqs.num_items), bool)
+        tu, ti = seqs.targets(part)
+        relevant[tu, ti] = True
+        return hist, relevant, exclusion_mask(hist, seqs.num_items)
+
+    (h_tr, rel_val, ex_tr), (h_tv, rel_test, ex_tv) = lists(TRAIN, VAL), lists(VAL, TEST)
+    val_metrics = _top_n_validation(h_tr, rel_val, ex_tr, n)
+    key = f"NDCG@{n}"
     out = {}
-    for name, row in rows.items():
+    for name in (rb.MODELS if baselines is None else baselines):
         t0 = time.perf_counter()
-        if name == "lstm":
-            net = NextItemNet(seqs.num_items, config, make_layer=make_layer)
-            if row["choice"]["epochs"] > 0:
-                train_next_item(net, hist, epochs=row["choice"]["epochs"])
-            scores = net.score(hist)
-        else:
-            scores = rb.make(name, seqs.num_items, **row["choice"]).fit(seqs, VAL, rng=config.seed).score(users, hist)
-        out[name] = top_n_metrics(scores, relevant, n=n, exclude=exclude)
+        best = None
+        for point in rb.grid_points(rb.GRIDS[name] if (grids or {}).get(name) is None else grids[name]):
+            model = rb.make(name, seqs.num_items, **point).fit(
+                seqs, TRAIN, rng=config.seed, val=lambda m: val_metrics(m.score(users, h_tr))[key])
+            score = val_metrics(model.score(users, h_tr))[key]
+            choice = dict(point) if model.epochs_ is None else {**point, "epochs": int(model.epochs_)}
+            if best is None or score > best[1]:
+                best = (choice, score)
+        refit = rb.make(name, seqs.num_items, **best[0]).fit(seqs, VAL, rng=config.seed)
+        out[name] = {**top_n_metrics(refit.score(users, h_tv), rel_test, n=n, exclude=ex_tv), "choice": best[0]}
         if log:
-            log(f"temporal split, {name}: users with a hit in the top {n} {out[name]['users_with_hit']:.3f} "
-                f"({time.perf_counter() - t0:.1f} s)")
+            log(f"temporal split, {name}: {best[0] or 'no settings'} chosen on its validation; users with a hit in "
+                f"the top {n} {out[name]['users_with_hit']:.3f} ({time.perf_counter() - t0:.1f} s)")
+    t0 = time.perf_counter()
+    net = NextItemNet(seqs.num_items, config, make_layer=make_layer)
+    fit = train_next_item(net, h_tr, epochs=config.epochs, val=lambda m: val_metrics(m.score(h_tr)), select=key)
+    refit = NextItemNet(seqs.num_items, config, make_layer=make_layer)
+    if fit.best_epoch > 0:
+        train_next_item(refit, h_tv, epochs=fit.best_epoch)
+    out["lstm"] = {**top_n_metrics(refit.score(h_tv), rel_test, n=n, exclude=ex_tv),
+                   "choice": {"epochs": int(fit.best_epoch), "cell": config.cell}}
+    if log:
+        log(f"temporal split, {config.cell}: {fit.best_epoch} epochs chosen on its validation; users with a hit in "
+            f"the top {n} {out['lstm']['users_with_hit']:.3f} ({time.perf_counter() - t0:.1f} s)")
     return out
