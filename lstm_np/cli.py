@@ -75,6 +75,10 @@ def _cmd_train_next_item(args):
             settings["embed_dim"] = settings["hidden_size"]
         elif "embed_dim" in settings and "hidden_size" not in settings:
             settings["hidden_size"] = settings["embed_dim"]
+    if args.quick:  # the quick sizes and epochs, under any option given
+        from .recommender.nextitem_pipeline import QUICK
+
+        settings = {**QUICK["config"], **settings}
     config = NextItemConfig(**settings)  # ValueError (one line, status 2) for a bad setting
     seeds = args.seeds if args.seeds is not None else [args.seed if args.seed is not None else 0]
     out = args.out or ("runs/next-item" if args.data == "movielens" else f"runs/next-item-{args.data}")

@@ -429,3 +429,36 @@ def test_a_run_of_several_seeds_saves_the_first_seeds_model_with_its_own_numbers
     capsys.readouterr()
     assert main(["evaluate", str(out)]) == 0
     assert "note:" not in capsys.readouterr().out  # the saved model scores what was measured for it
+
+
+def test_quick_keeps_the_options_given(tmp_path):
+    out = tmp_path / "q"
+    assert main(["train", "--task", "next-item", "--data", "synthetic", "--quick", "--epochs", "2", "--hidden-size",
+                 "12", "--out", str(out), "--no-progress"]) == 0
+    cfg = json.loads((out / "metrics.json").read_text())["config"]
+    assert cfg["epochs"] == 2 and cfg["hidden_size"] == 12 and cfg["embed_dim"] == 12  # tied: one size sets both
+
+
+def test_training_and_scoring_refuse_bad_ids_before_changing_anything():
+    net = NextItemNet(7, TINY)
+    before = {k: v.copy() for k, v in net.params.items()}
+    state = net.rng.bit_generator.state
+    for bad in ([np.array([1, 2, 3, 4]), np.array([5, 9])], [np.array([1.5, 2.7, 3.0])], [["1", "2", "3"]],
+                [np.array([1, -1, 2])], "123", [np.array([[1, 2], [3, 4]])]):
+        with pytest.raises((ValueError, TypeError)):
+            train_next_item(net, bad, epochs=1)
+        with pytest.raises((ValueError, TypeError)):
+            net.score(bad)
+    for kwargs in ({"epochs": 0}, {"epochs": 1, "patience": 0}, {"epochs": True}):
+        with pytest.raises(ValueError):
+            train_next_item(net, [np.array([1, 2, 3])], **kwargs)
+    with pytest.raises(ValueError, match="batch_size"):
+        net.score([[1, 2]], batch_size=-1)
+    assert all(np.array_equal(v, before[k]) for k, v in net.params.items())
+    assert net.rng.bit_generator.state == state
+
+
+def test_numpy_numbers_in_the_settings_can_be_saved():
+    cfg = NextItemConfig(embed_dim=np.int64(8), hidden_size=np.int64(8), lr=np.float32(0.01))
+    assert type(cfg.embed_dim) is int and type(cfg.lr) is float
+    json.dumps(cfg.__dict__)

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .._checks import as_rng
+from .._checks import as_ids, as_rng, check_sizes
 from ..feedforward import Dense, Embedding
 from ..losses import softmax_cross_entropy
 from ..optim import Adam, clip_grad_norm
@@ -148,6 +148,9 @@ class NextItemConfig:
     dtype: str = "float32"
 
     def __post_init__(self):
+        for k, v in asdict(self).items():  # NumPy scalars become Python numbers (JSON can store those)
+            if isinstance(v, np.generic):
+                object.__setattr__(self, k, v.item())
         cells = sorted(NEXT_ITEM_CELLS) + sorted(_variant_names())
         checks = {
             "cell": self.cell in cells, "embed_dim": _is_int(self.embed_dim, 1) and self.embed_dim <= MAX_SIZE,
@@ -330,7 +333,8 @@ class NextItemNet:
         -------
         (len(histories), I) float64
         """
-        hist = [np.asarray(h, dtype=np.int64) for h in histories]
+        check_sizes(batch_size=batch_size)
+        hist = _as_histories("histories", histories, self.num_items)
         max_len = self.config.max_len
         if max_len:
             hist = [h[-max_len:] for h in hist]
@@ -399,6 +403,30 @@ class NextItemFit:
     history: list
 
 
+def _as_histories(name, histories, num_items):
+    """A list of 1-D int64 arrays of item ids in [0, num_items), each checked (nothing cast from floats or text)."""
+    if isinstance(histories, np.ndarray) and histories.ndim == 2:
+        histories = list(histories)
+    if not isinstance(histories, (list, tuple)):
+        raise TypeError(f"{name} must be a list of item-id sequences; got {type(histories).__name__}")
+    out = []
+    for k, h in enumerate(histories):
+        a = np.asarray(h) if not isinstance(h, np.ndarray) else h
+        if a.ndim != 1 or (a.size and not np.issubdtype(a.dtype, np.integer)) or a.dtype == bool:
+            raise ValueError(f"{name}[{k}] must be a 1-D sequence of integer item ids; got {a.dtype} of shape "
+                             f"{a.shape}")
+        out.append(as_ids(f"{name}[{k}]", a.astype(np.int64) if a.size == 0 else a, num_items))
+    return out
+
+
+def _checked_val(metrics, select, epoch):
+    if not isinstance(metrics, dict) or select not in metrics:
+        raise ValueError(f"val must return a dict with the key {select!r}; got {metrics!r}"[:300])
+    if not math.isfinite(metrics[select]):
+        raise FloatingPointError(f"validation {select} is {metrics[select]} after epoch {epoch}")
+    return metrics
+
+
 def _check_finite_loss(loss, epoch, step):
     if not math.isfinite(loss):
         raise TrainingError(f"the training loss became {loss} in epoch {epoch}, step {step}; "
@@ -444,10 +472,14 @@ def train_next_item(net: NextItemNet, sequences, *, epochs, val=None, patience=N
         NaN or inf in the loss; the net holds the parameters before that step.
     """
     cfg = net.config
-    patience = patience or cfg.patience
+    check_sizes(epochs=epochs, **({} if patience is None else {"patience": patience}))
+    patience = cfg.patience if patience is None else patience
+    if val is not None and not callable(val):
+        raise TypeError(f"val must be a callable val(net) -> dict of metrics; got {type(val).__name__}")
+    sequences = _as_histories("sequences", sequences, net.num_items)  # all checked before anything changes
     if cfg.max_len:
-        sequences = [np.asarray(s)[-(cfg.max_len + 1):] for s in sequences]
-    seqs = [np.asarray(s, dtype=np.int64) for s in sequences if len(s) >= 2]
+        sequences = [s[-(cfg.max_len + 1):] for s in sequences]
+    seqs = [s for s in sequences if len(s) >= 2]
     if not seqs:
         raise ValueError("train_next_item: no sequence has two or more items; nothing to learn")
     opt = Adam(net.params, lr=cfg.lr)
@@ -471,7 +503,7 @@ def train_next_item(net: NextItemNet, sequences, *, epochs, val=None, patience=N
         return {k: v.copy() for k, v in net.params.items()}
 
     if val is not None:
-        m = val(net)
+        m = _checked_val(val(net), select, 0)
         scores.append(m[select])
         snapshots[0] = snapshot()
         history.append({"epoch": 0, "loss": None, "seconds": 0.0, **m})
@@ -498,7 +530,7 @@ def train_next_item(net: NextItemNet, sequences, *, epochs, val=None, patience=N
         row = {"epoch": epoch, "loss": total / count, "seconds": time.perf_counter() - t0}
         history.append(row)
         if val is not None:
-            row.update(val(net))
+            row.update(_checked_val(val(net), select, epoch))
             scores.append(row[select])
             snapshots[epoch] = snapshot()
             consider(epoch - 1)  # its neighbours are both measured now

@@ -119,7 +119,9 @@ def run_next_item(data="movielens", config: NextItemConfig | None = None, out_di
     tie_break : "item" or "random"
         Order of equal timestamps (``data.sequences``); "random" draws it from each seed.
     quick : bool
-        Small grids and a few epochs (``QUICK``): seconds, for CI.
+        Small grids (``QUICK["grids"]``): seconds, for CI; with no ``config``,
+        also ``QUICK["config"]`` (small sizes, a few epochs). A given
+        ``config`` is used as it is.
     workers : int
         Jobs (a seed's leave-one-out protocol, a seed's temporal lists) run in this many processes at once.
 
@@ -130,7 +132,7 @@ def run_next_item(data="movielens", config: NextItemConfig | None = None, out_di
     """
     from .pipeline import load_data
 
-    config = config or NextItemConfig()
+    config = config or NextItemConfig(**(QUICK["config"] if quick else {}))
     seeds = list(seeds)
     if not seeds or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in seeds):
         raise ValueError(f"seeds must be integers >= 0, at least one; got {seeds!r}")
@@ -140,7 +142,6 @@ def run_next_item(data="movielens", config: NextItemConfig | None = None, out_di
         raise ValueError(f"workers must be a positive integer; got {workers!r}")
     grids = None
     if quick:
-        config = config.replace(**QUICK["config"])
         grids = QUICK["grids"]
     out = Path(out_dir)
     io.check_writable_dir(out, name="out", replaceable=RUN_FILES)  # before any work
