@@ -462,3 +462,24 @@ def test_numpy_numbers_in_the_settings_can_be_saved():
     cfg = NextItemConfig(embed_dim=np.int64(8), hidden_size=np.int64(8), lr=np.float32(0.01))
     assert type(cfg.embed_dim) is int and type(cfg.lr) is float
     json.dumps(cfg.__dict__)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: ranking_metrics(np.array([1.0, np.nan])),
+    lambda: ranking_metrics(np.array([1.5, 2.0])),
+    lambda: ranking_metrics(np.array([1, 2]), ks=(0,)),
+    lambda: ranking_metrics(np.array([1, 2]), ks=(2.5,)),
+    lambda: pessimistic_top(np.ones((1, 4)), 2, exclude=np.array([[0, 1, 1, 0]])),  # an int mask
+    lambda: pessimistic_top(np.ones((1, 4)), -1),
+    lambda: pessimistic_top(np.ones((1, 4)), 2, relevant=np.ones((2, 4), bool)),
+    lambda: top_n_metrics(np.ones((1, 4)), np.ones((1, 4), bool), n=0),
+    lambda: top_n_metrics(np.ones((1, 4)), np.zeros((1, 4), bool)),
+    lambda: top_n_metrics(np.ones((1, 4)), np.ones((1, 3), bool)),
+    lambda: exclusion_mask([np.array([-1])], 4),
+    lambda: exclusion_mask([np.array([1.7])], 4),
+    lambda: exclusion_mask([np.array([4])], 4),
+    lambda: target_ranks(np.ones((2, 3)), np.array([0, 1]), exclude=np.zeros((2, 3), int)),
+])
+def test_ranking_helpers_refuse_nonsense(call):
+    with pytest.raises(ValueError):
+        call()

@@ -44,11 +44,32 @@ def _scores(scores):
     return scores
 
 
+def _positive_int(name, v):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ValueError(f"{name} must be a positive integer; got {v!r}")
+    return int(v)
+
+
+def _bool_matrix(name, a, shape):
+    a = np.asarray(a)
+    if a.dtype != bool or a.shape != shape:
+        raise ValueError(f"{name} must be a bool array of shape {shape}; got {a.dtype} of shape {a.shape}")
+    return a
+
+
 def exclusion_mask(histories, num_items):
-    """(n, I) bool: True for the items in each user's history (a list of index arrays)."""
+    """(n, I) bool: True for the items in each user's history (a list of item-index arrays in [0, I))."""
+    num_items = _positive_int("num_items", num_items)
     mask = np.zeros((len(histories), num_items), dtype=bool)
     for k, h in enumerate(histories):
-        mask[k, np.asarray(h, dtype=np.int64)] = True
+        h = np.asarray(h)
+        if h.ndim != 1 or (h.size and (not np.issubdtype(h.dtype, np.integer) or h.dtype == bool)):
+            raise ValueError(f"histories[{k}] must be a 1-D array of integer item indices; got {h.dtype} of shape "
+                             f"{h.shape}")
+        if h.size and (h.min() < 0 or h.max() >= num_items):
+            raise ValueError(f"histories[{k}] holds item index {int(h[(h < 0) | (h >= num_items)][0])}; expected "
+                             f"indices in [0, {num_items})")
+        mask[k, h.astype(np.int64)] = True
     return mask
 
 
@@ -83,11 +104,7 @@ def target_ranks(scores, targets, exclude=None):
     at_least = scores >= s_t
     at_least[rows, targets] = False
     if exclude is not None:
-        exclude = np.asarray(exclude)
-        if exclude.shape != scores.shape or exclude.dtype != bool:
-            raise ValueError(f"exclude must be a bool array of shape {scores.shape}; got {exclude.dtype} "
-                             f"of shape {exclude.shape}")
-        at_least &= ~exclude
+        at_least &= ~_bool_matrix("exclude", exclude, scores.shape)
     return 1 + at_least.sum(axis=1).astype(np.int64)
 
 
@@ -101,8 +118,11 @@ def ranking_metrics(ranks, ks=KS):
         ``"n"``, the number of users.
     """
     ranks = np.asarray(ranks)
-    if ranks.ndim != 1 or len(ranks) == 0 or ranks.min() < 1:
-        raise ValueError("ranks must be a non-empty 1-D array of ranks >= 1")
+    if ranks.ndim != 1 or len(ranks) == 0 or not np.issubdtype(ranks.dtype, np.integer) or ranks.dtype == bool \
+            or ranks.min() < 1:
+        raise ValueError(f"ranks must be a non-empty 1-D array of integer ranks >= 1 (target_ranks gives them); "
+                         f"got {ranks.dtype} of shape {ranks.shape}")
+    ks = [_positive_int("each K of ks", k) for k in ks]
     r = ranks.astype(np.float64)
     out = {}
     for k in ks:
@@ -126,8 +146,10 @@ def pessimistic_top(scores, n, relevant=None, exclude=None):
     list of (<= n,) int64 arrays
     """
     scores = _scores(scores)
+    n = _positive_int("n", n)
     m, I = scores.shape
-    rel = np.zeros((m, I), bool) if relevant is None else np.asarray(relevant, bool)
+    rel = np.zeros((m, I), bool) if relevant is None else _bool_matrix("relevant", relevant, (m, I))
+    exclude = None if exclude is None else _bool_matrix("exclude", exclude, (m, I))
     out = []
     for k in range(m):
         keep = np.arange(I) if exclude is None else np.flatnonzero(~exclude[k])
@@ -157,11 +179,15 @@ def top_n_metrics(scores, relevant, n=10, exclude=None):
         first), means over the users with at least one relevant item; ``n``
         users.
     """
-    relevant = np.asarray(relevant, bool)
+    scores = _scores(scores)
+    n = _positive_int("n", n)
+    relevant = _bool_matrix("relevant", relevant, scores.shape)
+    exclude = None if exclude is None else _bool_matrix("exclude", exclude, scores.shape)
     users = np.flatnonzero(relevant.sum(axis=1) > 0)
-    scores = _scores(scores)[users]
-    relevant = relevant[users]
-    exclude = None if exclude is None else np.asarray(exclude, bool)[users]
+    if len(users) == 0:
+        raise ValueError("relevant holds no item for any user; the metrics are undefined")
+    scores, relevant = scores[users], relevant[users]
+    exclude = None if exclude is None else exclude[users]
     tops = pessimistic_top(scores, n, relevant, exclude)
     discount = 1.0 / np.log2(np.arange(2, n + 2))
     hit, recall, ndcg = [], [], []
