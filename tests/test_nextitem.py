@@ -483,3 +483,28 @@ def test_numpy_numbers_in_the_settings_can_be_saved():
 def test_ranking_helpers_refuse_nonsense(call):
     with pytest.raises(ValueError):
         call()
+
+
+@pytest.mark.parametrize("edit", [
+    lambda j: j["meta"].update(metrics="oops"),
+    lambda j: j["meta"]["metrics"]["test_HR@10"].update(lstm="high"),
+])
+def test_edited_metrics_in_a_next_item_model_are_refused(saved, tmp_path, edit):
+    import shutil
+
+    for f in ("model.npz", "model.json"):
+        shutil.copy(saved / f, tmp_path / f)
+    j = json.loads((tmp_path / "model.json").read_text())
+    edit(j)
+    (tmp_path / "model.json").write_text(json.dumps(j))
+    with pytest.raises(io.ModelFileError, match="metrics"):
+        NextItemRecommender.load(tmp_path)
+
+
+def test_float_histories_in_a_resaved_model_are_refused(saved, tmp_path):
+    data, meta = io.load(saved / "model")
+    data = dict(data)
+    data["history.items"] = data["history.items"].astype(np.float64) + 0.5
+    io.save(tmp_path / "model", data, meta)
+    with pytest.raises(io.ModelFileError, match="history.items"):
+        NextItemRecommender.load(tmp_path)

@@ -249,6 +249,12 @@ class NextItemRecommender:
         """
         found = io.inspect_model(path, MODEL_KIND, MODEL_SCHEMA, what="next-item model")
         meta, where = found.meta, str(found.json_path)
+        if "metrics" in meta:  # what lstm-np train measured, printed by recommend and evaluate
+            io.check_meta(meta, {"metrics": {"seed": io.Int(0), "test_HR@10": io.Any(dict_only=True)}}, where=where)
+            for name, v in meta["metrics"]["test_HR@10"].items():
+                if not io.Float(0, 1).check(v):
+                    raise io.ModelFileError(f"{where}: field meta.metrics.test_HR@10.{name} is {v!r}; expected a "
+                                            "number in [0, 1]")
         try:
             config = NextItemConfig(**meta["config"])
         except (TypeError, ValueError) as e:
@@ -265,6 +271,13 @@ class NextItemRecommender:
             if tuple(shape) != value.shape or dtype != value.dtype:
                 raise io.ModelFileError(f"{where}: parameter {name!r} is {dtype}{tuple(shape)}; the configuration "
                                         f"needs {value.dtype}{value.shape}")
+        want = {"vocab.user_ids": ("i", 1), "vocab.item_ids": ("i", 1), "vocab.titles": ("u", 1),
+                "history.offsets": ("i", 1), "history.items": ("i", 1)}
+        for name, (kind, ndim) in want.items():
+            shape, dtype = found.arrays[name]
+            if dtype.kind != kind or len(shape) != ndim:
+                raise io.ModelFileError(f"{where}: array {name!r} is {dtype}{tuple(shape)}; expected a 1-D "
+                                        f"{'integer' if kind == 'i' else 'uint8'} array")
         arrays = found.read_arrays()
         for name, value in expected.items():
             if not np.isfinite(arrays[name]).all():
