@@ -127,6 +127,40 @@ class SequenceRecommender:
     histories: Histories | None = None
     titles: dict = dataclasses.field(default_factory=dict)
 
+    def user_index(self, user):
+        """Index of raw user id ``user`` in the stored histories; ``ValueError`` naming the known range."""
+        if isinstance(user, bool) or not isinstance(user, numbers.Integral):
+            raise TypeError(f"user must be an integer id; got {type(user).__name__}")
+        h = self.histories
+        k = int(np.searchsorted(h.user_ids, user))
+        if k >= h.num_users or h.user_ids[k] != user:
+            raise ValueError(f"user {user} is not known to this model (ids run from {int(h.user_ids[0])} to "
+                             f"{int(h.user_ids[-1])}); pass history=[(item, time, rating), ...] for a new user")
+        return k
+
+    def recommend_ids(self, *, user=None, history=None, top=10, exclude_rated=True):
+        """The ``top`` unseen movies with the highest predicted rating: ``[(item id, title, rating), ...]``.
+
+        Give ``user`` (a known raw user id: their whole stored history is
+        read) or ``history`` (``[(item id, timestamp, rating), ...]`` in any
+        order, sorted by timestamp here; with ``user`` too, that user's MF
+        factors are used, otherwise only the items' side of MF). This ranks
+        by predicted *rating*, which answers "what would they rate highest?";
+        a ``NextItemRecommender`` answers "what will they watch next?".
+        """
+        if self.histories is None:
+            raise ValueError("this model has no stored histories (an old model file); use recommend(h, user)")
+        if user is None and history is None:
+            raise ValueError("give user=... (a known user id) or history=[(item id, timestamp, rating), ...]")
+        k = None if user is None else self.user_index(user)
+        if history is None:
+            model, h, u = self, self.histories, k
+        else:
+            (model, h), u = _one_user_history(self, history, k), 0
+        items, scores = model.recommend(h, u, top=top, exclude_rated=exclude_rated)
+        ids = h.item_ids[items]
+        return [(int(i), self.titles.get(int(i), f"item {int(i)}"), float(r)) for i, r in zip(ids, scores)]
+
     def _check_histories(self, h):
         """Refuse histories this model cannot read: the wrong type or sizes, or a rating that is not a finite number."""
         if not isinstance(h, Histories):
@@ -229,46 +263,6 @@ def _one_user_history(model, history, user_index):
     base.params["b_user"][:] = model.base.params["b_user"][user_index] if user_index is not None else 0.0
     base.params["P"][:] = model.base.params["P"][user_index] if user_index is not None else 0.0
     return SequenceRecommender(base, model.net, model.config, model.base_kind), one
-
-
-def _public_rating_api():
-    """Methods of ``SequenceRecommender`` that take raw ids (defined here, beside the helpers they use)."""
-
-    def user_index(self, user):
-        if isinstance(user, bool) or not isinstance(user, numbers.Integral):
-            raise TypeError(f"user must be an integer id; got {type(user).__name__}")
-        h = self.histories
-        k = int(np.searchsorted(h.user_ids, user))
-        if k >= h.num_users or h.user_ids[k] != user:
-            raise ValueError(f"user {user} is not known to this model (ids run from {int(h.user_ids[0])} to "
-                             f"{int(h.user_ids[-1])}); pass history=[(item, time, rating), ...] for a new user")
-        return k
-
-    def recommend_ids(self, *, user=None, history=None, top=10, exclude_rated=True):
-        """The ``top`` unseen movies with the highest predicted rating: ``[(item id, title, rating), ...]``.
-
-        Give ``user`` (a known raw user id: their whole stored history is
-        read) or ``history`` (``[(item id, timestamp, rating), ...]`` in any
-        order, sorted by timestamp here; with ``user`` too, that user's MF
-        factors are used, otherwise only the items' side of MF). This ranks
-        by predicted *rating*, which answers "what would they rate highest?";
-        a ``NextItemRecommender`` answers "what will they watch next?".
-        """
-        if self.histories is None:
-            raise ValueError("this model has no stored histories (an old model file); use recommend(h, user)")
-        if user is None and history is None:
-            raise ValueError("give user=... (a known user id) or history=[(item id, timestamp, rating), ...]")
-        k = None if user is None else self.user_index(user)
-        if history is None:
-            model, h, u = self, self.histories, k
-        else:
-            (model, h), u = _one_user_history(self, history, k), 0
-        items, scores = model.recommend(h, u, top=top, exclude_rated=exclude_rated)
-        ids = h.item_ids[items]
-        return [(int(i), self.titles.get(int(i), f"item {int(i)}"), float(r)) for i, r in zip(ids, scores)]
-
-    SequenceRecommender.user_index = user_index
-    SequenceRecommender.recommend_ids = recommend_ids
 
 
 def save_model(path, model: SequenceRecommender, h: Histories, ratings, data_meta, extra=None):
@@ -398,9 +392,6 @@ def _ratings_from_arrays(arrays, where):
     order = np.argsort(a["row"])
     return Ratings(user_ids[a["user"][order]].astype(np.int64), item_ids[a["item"][order]].astype(np.int64),
                    a["rating"][order], a["time"][order].astype(np.int64), titles)
-
-
-_public_rating_api()
 
 
 def row_label(name, row):
