@@ -508,3 +508,16 @@ def test_float_histories_in_a_resaved_model_are_refused(saved, tmp_path):
     io.save(tmp_path / "model", data, meta)
     with pytest.raises(io.ModelFileError, match="history.items"):
         NextItemRecommender.load(tmp_path)
+
+
+def test_the_saved_model_refuses_odd_histories_and_flags(saved):
+    model = NextItemRecommender.load(saved)
+    for bad, err in (({1, 2}, TypeError), (50, TypeError), ([2**70], ValueError), ("12", TypeError)):
+        with pytest.raises(err):
+            model.recommend(history=bad)
+    with pytest.raises(TypeError, match="exclude_seen"):
+        model.recommend(user=1, exclude_seen="no")
+    with pytest.raises(TypeError, match="NextItemConfig"):
+        NextItemNet(5, {"embed_dim": 6})
+    with pytest.raises(TypeError, match="Ratings"):
+        leave_one_out(None)

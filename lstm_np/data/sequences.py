@@ -157,6 +157,8 @@ def interaction_order(ratings: Ratings, tie_break: str = "item", seed: int = 0) 
     (N,) int64
     """
     _check_tie_break(tie_break, seed)
+    if not isinstance(ratings, Ratings):
+        raise TypeError(f"ratings must be a lstm_np.data.Ratings; got {type(ratings).__name__}")
     if tie_break == "item":
         last = ratings.item
     else:
@@ -213,6 +215,8 @@ def sequences_from_split(ratings: Ratings, split: Split) -> Sequences:
         The split does not cover every rating once, or is not train, then
         validation, then test within each user in that order.
     """
+    if not isinstance(ratings, Ratings) or not isinstance(split, Split):
+        raise TypeError(f"need a Ratings and a Split; got {type(ratings).__name__} and {type(split).__name__}")
     labels = split.labels(len(ratings.user))
     if np.any(labels < 0) or sum(split.sizes) != len(ratings.user):
         raise ValueError("sequences_from_split: the split must hold every rating exactly once")

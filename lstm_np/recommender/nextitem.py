@@ -197,7 +197,10 @@ class NextItemNet:
     """
 
     def __init__(self, num_items, config: NextItemConfig | None = None, *, make_layer=None, rng=None):
-        config = config or NextItemConfig()
+        config = NextItemConfig() if config is None else config
+        if not isinstance(config, NextItemConfig):
+            raise TypeError(f"config must be a NextItemConfig; got {type(config).__name__} (NextItemConfig(**d) "
+                            "builds one from a dict)")
         if not _is_int(num_items, 1):
             raise ValueError(f"num_items must be an integer >= 1; got {num_items!r}")
         self.num_items, self.config = int(num_items), config

@@ -78,6 +78,13 @@ def titles_from_array(item_ids, data, where):
     return {int(i): t for i, t in zip(item_ids, names)}
 
 
+def _check_top(top, exclude_seen):
+    if isinstance(top, bool) or not isinstance(top, numbers.Integral) or top < 1:
+        raise ValueError(f"top must be a positive integer; got {top!r}")
+    if not isinstance(exclude_seen, (bool, np.bool_)):
+        raise TypeError(f"exclude_seen must be True or False; got {exclude_seen!r}")
+
+
 class NextItemRecommender:
     """A next-item model with its vocabulary and the histories it knows.
 
@@ -153,6 +160,9 @@ class NextItemRecommender:
         """A caller's history -> item indices, oldest first (see the module docstring)."""
         if isinstance(history, np.ndarray):
             history = history.tolist()
+        if not isinstance(history, (list, tuple)):
+            raise TypeError(f"history must be a list (oldest first) of item ids or of (item id, timestamp[, rating]) "
+                            f"tuples; got {type(history).__name__}")
         history = list(history)
         if history and all(isinstance(e, (tuple, list)) for e in history):
             for e in history:
@@ -167,6 +177,10 @@ class NextItemRecommender:
             raise ValueError("history must be all item ids or all (item id, timestamp[, rating]) tuples, not a mix")
         if any(isinstance(e, bool) or not isinstance(e, numbers.Integral) for e in history):
             raise ValueError("history item ids must be integers")
+        big = [e for e in history if not -2**63 <= e < 2**63]
+        if big:
+            raise ValueError(f"unknown item id(s) {big[:10]}; this model knows {self.num_items} items with ids "
+                             f"{int(self.item_ids[0])} .. {int(self.item_ids[-1])}")
         return self.item_index(np.array(history, dtype=np.int64))
 
     def history(self, user):
@@ -197,8 +211,7 @@ class NextItemRecommender:
         ``probability`` is the model's softmax over all items (before seen
         items are removed). Ties are broken by item id.
         """
-        if isinstance(top, bool) or not isinstance(top, numbers.Integral) or top < 1:
-            raise ValueError(f"top must be a positive integer; got {top!r}")
+        _check_top(top, exclude_seen)
         idx = self._resolve(history, user)
         z = self.net.score([idx])[0]
         p = np.exp(z - z.max())
@@ -212,8 +225,7 @@ class NextItemRecommender:
 
     def popular(self, history=None, *, user=None, top=10, exclude_seen=True):
         """The ``top`` items interacted with most in the stored histories: ``(item id, title, count)``."""
-        if isinstance(top, bool) or not isinstance(top, numbers.Integral) or top < 1:
-            raise ValueError(f"top must be a positive integer; got {top!r}")
+        _check_top(top, exclude_seen)
         idx = self._resolve(history, user) if (history is not None or user is not None) else np.zeros(0, np.int64)
         counts = np.bincount(self.items, minlength=self.num_items)
         keep = np.ones(self.num_items, bool)
