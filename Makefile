@@ -31,7 +31,7 @@ gradcheck: $(STAMP)
 # leave-one-out protocol), then user 1's list beside the most popular movies. The rating model:
 # `lstm-np train` (see the README).
 demo: $(STAMP)
-	$(VENV)/bin/lstm-np train --task next-item --out runs/next-item --no-progress
+	$(VENV)/bin/lstm-np train --task next-item --workers 2 --out runs/next-item --no-progress
 	$(VENV)/bin/lstm-np recommend runs/next-item --user 1 --top 10
 
 # JupyterLab comes from the "notebooks" extra, installed on first use.
