@@ -269,3 +269,8 @@ def test_bad_histories_users_and_data_raise(tiny):
         EASE(6).fit(tiny, TRAIN)
     with pytest.raises(ValueError, match="upto"):
         Popularity(5).fit(tiny, 2)
+
+
+def test_bpr_refuses_a_nan_validation_score(synthetic):
+    with pytest.raises(FloatingPointError, match="validation score"):
+        BPRMF(40, factors=4, epochs=2).fit(synthetic, TRAIN, rng=0, val=lambda m: float("nan"))

@@ -307,6 +307,14 @@ class Transition(_Base):
 # --------------------------------------------------------------------------- BPR matrix factorisation
 
 
+def _finite_val(v, epoch):
+    """A validation score as a float; NaN or inf is an error (it would silently lose every comparison)."""
+    v = float(v)
+    if not np.isfinite(v):
+        raise FloatingPointError(f"the validation score is {v} after epoch {epoch}")
+    return v
+
+
 class BPRMF(_Base):
     """Matrix factorisation trained with Bayesian Personalised Ranking (Rendle et al. 2009).
 
@@ -457,7 +465,7 @@ class BPRMF(_Base):
         self.history_ = []                                     # validation score after each epoch (0 = before)
         best, best_epoch, best_params = -np.inf, 0, None
         if val is not None:
-            best = float(val(self))
+            best = _finite_val(val(self), 0)
             self.history_.append(best)
             best_params = {k: v.copy() for k, v in self.params.items()}
         for epoch in range(1, self.epochs + 1):
@@ -468,7 +476,7 @@ class BPRMF(_Base):
                 opt.step(self.gradients(u, i, self._negatives(u, seen, rng)))
             if val is None:
                 continue
-            score = float(val(self))
+            score = _finite_val(val(self), epoch)
             self.history_.append(score)
             if score > best:
                 best, best_epoch = score, epoch
