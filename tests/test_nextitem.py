@@ -521,3 +521,18 @@ def test_the_saved_model_refuses_odd_histories_and_flags(saved):
         NextItemNet(5, {"embed_dim": 6})
     with pytest.raises(TypeError, match="Ratings"):
         leave_one_out(None)
+
+
+def test_a_refused_forward_or_loss_leaves_the_dropout_generator_as_it_was():
+    net = NextItemNet(9, TINY.replace(dropout=0.5))
+    ids = np.array([[1, 2, 3], [4, 5, 6]])
+    state = net.rng.bit_generator.state
+    for call in (lambda: net.loss(ids, np.array([[1, 2, 3], [4, 5, 99]])),             # a target out of range
+                 lambda: net.loss(ids, ids, np.ones((2, 4))),                           # a mask of the wrong shape
+                 lambda: net.forward(ids, None, [(np.zeros((3, 8)), np.zeros((3, 8)))], train=True),  # wrong state
+                 lambda: net.forward(np.array([1, 2, 3]), train=True)):
+        with pytest.raises((ValueError, TypeError)):
+            call()
+        assert net.rng.bit_generator.state == state
+    net.loss(ids, ids)  # a good call draws its masks
+    assert net.rng.bit_generator.state != state

@@ -39,6 +39,7 @@ neighbours, is kept.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import time
@@ -271,8 +272,24 @@ class NextItemNet:
         cache
             For ``backward``.
         """
+        with self._refusal_leaves_rng():
+            return self._forward(ids, mask, state, train, dropout_masks)
+
+    @contextlib.contextmanager
+    def _refusal_leaves_rng(self):
+        """A call that raises (bad ids, mask, state or targets) leaves the dropout generator as it was."""
+        saved = self.rng.bit_generator.state
+        try:
+            yield
+        except BaseException:
+            self.rng.bit_generator.state = saved
+            raise
+
+    def _forward(self, ids, mask, state, train, dropout_masks):
         given = dropout_masks or {}
         ids = np.asarray(ids)
+        if ids.ndim != 2:
+            raise ValueError(f"ids has shape {ids.shape}; expected (B, T)")
         B, T = ids.shape
         e, e_cache = self.embedding.forward(ids)
         m_in = self._drop((B, T, self.config.embed_dim), train, given.get("input"))
@@ -298,8 +315,9 @@ class NextItemNet:
         cache
             For ``backward``.
         """
-        z, state, cache = self.forward(ids, mask, state, train=train, dropout_masks=dropout_masks)
-        loss, dz = softmax_cross_entropy(z, targets, mask)
+        with self._refusal_leaves_rng():
+            z, state, cache = self._forward(ids, mask, state, train, dropout_masks)
+            loss, dz = softmax_cross_entropy(z, targets, mask)
         return loss, state, (cache, dz)
 
     def backward(self, cache):
