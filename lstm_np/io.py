@@ -731,6 +731,7 @@ def check_writable_dir(path, *, name="out", replaceable=None, check_contents=Tru
         parent = parent.parent
     if not parent.is_dir():
         raise NotADirectoryError(f"{name} {p}: {parent} is a file, so no folder can be made under it")
+    _remove_stale_temps(parent, {f"{p.name}.probe"})  # a probe left by a process killed right here
     try:
         probe = _tmp_name(parent / f"{p.name}.probe")
         with open(probe, "xb"):

@@ -138,3 +138,11 @@ def test_a_kill_between_the_two_fallback_renames_is_finished_by_the_next_call(tm
     arrays, meta = io.load(out / "model")
     assert meta["version"] == (3 if stage_complete else 2) and np.all(arrays["W"] == meta["version"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_probe_left_by_a_killed_check_is_removed_by_the_next(tmp_path):
+    """A kill between check_writable_dir's probe and its removal leaves a hidden file; the next check removes it."""
+    stale = tmp_path / f".run.probe.{_dead_pid()}.0123abcd.tmp"
+    stale.write_bytes(b"")
+    io.check_writable_dir(tmp_path / "run")
+    assert list(tmp_path.iterdir()) == []
