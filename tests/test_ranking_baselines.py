@@ -10,9 +10,10 @@ import pytest
 from lstm_np.data import TRAIN, VAL, Ratings, make_synthetic
 from lstm_np.data.sequences import leave_one_out
 from lstm_np.gradcheck import TOLERANCE, check_gradients
+from lstm_np.recommender.nextitem_protocol import evaluate
 from lstm_np.recommender import ranking_baselines as rb
 from lstm_np.recommender.ranking_baselines import (BPRMF, EASE, GRIDS, MODELS, ItemKNN, Popularity, Transition,
-                                                   bpr_gradcheck_case, evaluate, make)
+                                                   bpr_gradcheck_case, make)
 
 
 def sequences(by_user):
@@ -202,7 +203,7 @@ def test_bpr_learns_to_rank_training_items_first(synthetic):
 
 def test_transition_beats_popularity_on_sequential_data(synthetic):
     # Measured: popularity 0.137, itemknn 0.155, EASE(lam=50) 0.171, transition 0.460 (validation NDCG@10).
-    ndcg = {name: evaluate(make(name, 40, **setting).fit(synthetic, TRAIN), synthetic)["NDCG@10"]
+    ndcg = {name: evaluate(make(name, 40, **setting).fit(synthetic, TRAIN).score, synthetic, VAL)["removed"]["NDCG@10"]
             for name, setting in [("popularity", {}), ("itemknn", {"k": 10, "shrink": 0.0}),
                                   ("transition", {"alpha": 1.0}), ("ease", {"lam": 50.0})]}
     assert ndcg["transition"] > ndcg["popularity"] + 0.2

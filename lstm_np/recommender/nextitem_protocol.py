@@ -85,9 +85,7 @@ def evaluate(score, seqs: Sequences, part):
 
 def _validation_callback(seqs):
     """``val(model) -> NDCG@10`` (seen removed) for the iterative baselines' early stopping."""
-    from .ranking_baselines import evaluate as evaluate_removed
-
-    return lambda model: evaluate_removed(model, seqs, VAL)[SELECT]
+    return lambda model: evaluate(model.score, seqs, VAL)["removed"][SELECT]
 
 
 def choose_and_refit(name, seqs: Sequences, *, grid=None, seed=0, log=None):

@@ -43,11 +43,10 @@ import numpy as np
 
 from .._checks import as_rng, as_scalar, check_sizes
 from ..data.sequences import Sequences
-from ..data.split import TEST, TRAIN, VAL
+from ..data.split import TRAIN, VAL
 from ..optim import Adam
-from .ranking import exclusion_mask, ranking_metrics, target_ranks
 
-__all__ = ["Popularity", "ItemKNN", "Transition", "BPRMF", "EASE", "GRIDS", "MODELS", "make", "evaluate", "grid_points",
+__all__ = ["Popularity", "ItemKNN", "Transition", "BPRMF", "EASE", "GRIDS", "MODELS", "make", "grid_points",
            "bpr_gradcheck_case", "history_matrix"]
 
 
@@ -594,26 +593,6 @@ def make(name, num_items, **setting):
     if name not in MODELS:
         raise ValueError(f"name must be one of {sorted(MODELS)}; got {name!r}")
     return MODELS[name](num_items, **setting)
-
-
-def evaluate(model, seqs, part=VAL, ks=(10,)):
-    """Ranking metrics of a fitted model on one part, the user's seen items removed.
-
-    Each user of ``part`` (VAL or TEST) is scored from the interactions
-    before it (parts < part); the target is the part's interaction.
-
-    Returns
-    -------
-    dict
-        ``ranking_metrics``: ``HR@10``, ``NDCG@10``, ``MRR@10`` (for each K of ``ks``) and ``n``.
-    """
-    if isinstance(part, bool) or part not in (VAL, TEST):
-        raise ValueError(f"part must be VAL ({VAL}) or TEST ({TEST}); got {part!r}")
-    users, targets = seqs.targets(part)
-    every = seqs.histories(part - 1)
-    histories = [every[u] for u in users]
-    scores = model.score(users, histories)
-    return ranking_metrics(target_ranks(scores, targets, exclusion_mask(histories, seqs.num_items)), ks)
 
 
 def grid_points(grid):
