@@ -47,13 +47,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .._checks import as_ids, as_rng, check_sizes
+from .._checks import as_rng, check_sizes
 from ..feedforward import Dense, Embedding
 from ..losses import softmax_cross_entropy
 from ..optim import Adam, clip_grad_norm
 from ..sequence import GRU, LSTM, RNN, VariantLSTM
 from ..sequence.stack import Stack
-from .ranking import ranking_metrics, target_ranks
+from .ranking import check_histories, ranking_metrics, target_ranks
 
 __all__ = ["NextItemConfig", "NextItemNet", "layer_factory", "NEXT_ITEM_CELLS", "train_next_item", "TrainingError",
            "batches", "pad", "next_item_validation", "NextItemFit"]
@@ -355,7 +355,7 @@ class NextItemNet:
         (len(histories), I) float64
         """
         check_sizes(batch_size=batch_size)
-        hist = _as_histories("histories", histories, self.num_items)
+        hist = check_histories(histories, self.num_items)
         max_len = self.config.max_len
         if max_len:
             hist = [h[-max_len:] for h in hist]
@@ -424,22 +424,6 @@ class NextItemFit:
     history: list
 
 
-def _as_histories(name, histories, num_items):
-    """A list of 1-D int64 arrays of item ids in [0, num_items), each checked (nothing cast from floats or text)."""
-    if isinstance(histories, np.ndarray) and histories.ndim == 2:
-        histories = list(histories)
-    if not isinstance(histories, (list, tuple)):
-        raise TypeError(f"{name} must be a list of item-id sequences; got {type(histories).__name__}")
-    out = []
-    for k, h in enumerate(histories):
-        a = np.asarray(h) if not isinstance(h, np.ndarray) else h
-        if a.ndim != 1 or (a.size and not np.issubdtype(a.dtype, np.integer)) or a.dtype == bool:
-            raise ValueError(f"{name}[{k}] must be a 1-D sequence of integer item ids; got {a.dtype} of shape "
-                             f"{a.shape}")
-        out.append(as_ids(f"{name}[{k}]", a.astype(np.int64) if a.size == 0 else a, num_items))
-    return out
-
-
 def _checked_val(metrics, select, epoch):
     if not isinstance(metrics, dict) or select not in metrics:
         raise ValueError(f"val must return a dict with the key {select!r}; got {metrics!r}"[:300])
@@ -497,7 +481,7 @@ def train_next_item(net: NextItemNet, sequences, *, epochs, val=None, patience=N
     patience = cfg.patience if patience is None else patience
     if val is not None and not callable(val):
         raise TypeError(f"val must be a callable val(net) -> dict of metrics; got {type(val).__name__}")
-    sequences = _as_histories("sequences", sequences, net.num_items)  # all checked before anything changes
+    sequences = check_histories(sequences, net.num_items, "sequences")  # all checked before anything changes
     if cfg.max_len:
         sequences = [s[-(cfg.max_len + 1):] for s in sequences]
     seqs = [s for s in sequences if len(s) >= 2]

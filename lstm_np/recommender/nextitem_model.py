@@ -216,24 +216,24 @@ class NextItemRecommender:
         z = self.net.score([idx])[0]
         p = np.exp(z - z.max())
         p /= p.sum()
-        keep = np.ones(self.num_items, bool)
-        if exclude_seen:
-            keep[idx] = False
-        cand = np.flatnonzero(keep)
-        best = cand[np.lexsort((cand, -z[cand]))][:top]
-        return [(int(self.item_ids[k]), self.title(self.item_ids[k]), float(p[k])) for k in best]
+        return [(int(self.item_ids[k]), self.title(self.item_ids[k]), float(p[k]))
+                for k in self._best(z, idx, top, exclude_seen)]
 
     def popular(self, history=None, *, user=None, top=10, exclude_seen=True):
         """The ``top`` items interacted with most in the stored histories: ``(item id, title, count)``."""
         _check_top(top, exclude_seen)
         idx = self._resolve(history, user) if (history is not None or user is not None) else np.zeros(0, np.int64)
         counts = np.bincount(self.items, minlength=self.num_items)
+        return [(int(self.item_ids[k]), self.title(self.item_ids[k]), int(counts[k]))
+                for k in self._best(counts, idx, top, exclude_seen)]
+
+    def _best(self, values, seen, top, exclude_seen):
+        """Item indices of the ``top`` largest ``values``, ties by item id, ``seen`` left out if asked."""
         keep = np.ones(self.num_items, bool)
         if exclude_seen:
-            keep[idx] = False
+            keep[seen] = False
         cand = np.flatnonzero(keep)
-        best = cand[np.lexsort((cand, -counts[cand]))][:top]
-        return [(int(self.item_ids[k]), self.title(self.item_ids[k]), int(counts[k])) for k in best]
+        return cand[np.lexsort((cand, -values[cand]))][:top]
 
     def title(self, item_id):
         return self.titles.get(int(item_id), f"item {int(item_id)}")

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["KS", "target_ranks", "ranking_metrics", "pessimistic_top", "top_n_metrics", "exclusion_mask"]
+__all__ = ["KS", "check_histories", "target_ranks", "ranking_metrics", "pessimistic_top", "top_n_metrics", "exclusion_mask"]
 
 #: The cut-offs reported.
 KS = (5, 10, 20)
@@ -57,19 +57,45 @@ def _bool_matrix(name, a, shape):
     return a
 
 
-def exclusion_mask(histories, num_items):
-    """(n, I) bool: True for the items in each user's history (a list of item-index arrays in [0, I))."""
+def check_histories(histories, num_items, name="histories"):
+    """Users' histories as a list of 1-D int64 arrays of item indices in [0, num_items), each checked.
+
+    Every model that reads histories checks them here, so nothing is cast
+    from floats or text and an index out of range is named.
+
+    Raises
+    ------
+    TypeError
+        ``histories`` is not a list (or tuple, or 2-D array) of sequences.
+    ValueError
+        A history that is not 1-D integers, or an item outside [0, num_items).
+    """
     num_items = _positive_int("num_items", num_items)
-    mask = np.zeros((len(histories), num_items), dtype=bool)
+    if isinstance(histories, np.ndarray) and histories.ndim == 2:
+        histories = list(histories)
+    if not isinstance(histories, (list, tuple)):
+        raise TypeError(f"{name} must be a list of item-index sequences; got {type(histories).__name__}")
+    out = []
     for k, h in enumerate(histories):
         h = np.asarray(h)
-        if h.ndim != 1 or (h.size and (not np.issubdtype(h.dtype, np.integer) or h.dtype == bool)):
-            raise ValueError(f"histories[{k}] must be a 1-D array of integer item indices; got {h.dtype} of shape "
+        if h.size == 0:
+            h = h.astype(np.int64).reshape(0)
+        if h.ndim != 1 or not np.issubdtype(h.dtype, np.integer):
+            raise ValueError(f"{name}[{k}] must be a 1-D array of integer item indices; got {h.dtype} of shape "
                              f"{h.shape}")
         if h.size and (h.min() < 0 or h.max() >= num_items):
-            raise ValueError(f"histories[{k}] holds item index {int(h[(h < 0) | (h >= num_items)][0])}; expected "
-                             f"indices in [0, {num_items})")
-        mask[k, h.astype(np.int64)] = True
+            raise ValueError(f"{name}[{k}] has item {int(h[(h < 0) | (h >= num_items)][0])}; expected items in "
+                             f"[0, {num_items})")
+        out.append(h.astype(np.int64, copy=False))
+    return out
+
+
+def exclusion_mask(histories, num_items):
+    """(n, I) bool: True for the items in each user's history (a list of item-index arrays in [0, I))."""
+    histories = check_histories(histories, num_items)
+    mask = np.zeros((len(histories), num_items), dtype=bool)
+    for k, h in enumerate(histories):
+        mask[k, h] = True
     return mask
 
 

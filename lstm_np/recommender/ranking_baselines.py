@@ -45,6 +45,7 @@ from .._checks import as_rng, as_scalar, check_sizes
 from ..data.sequences import Sequences
 from ..data.split import TRAIN, VAL
 from ..optim import Adam
+from .ranking import check_histories
 
 __all__ = ["Popularity", "ItemKNN", "Transition", "BPRMF", "EASE", "GRIDS", "MODELS", "make", "grid_points",
            "bpr_gradcheck_case", "history_matrix"]
@@ -64,25 +65,11 @@ def history_matrix(histories, num_items):
 
     Raises
     ------
-    ValueError
-        A history that is not 1-D integers, or an item outside [0, I).
+    TypeError, ValueError
+        As ``ranking.check_histories``: not a list, a history that is not
+        1-D integers, or an item outside [0, I).
     """
-    if isinstance(histories, np.ndarray) and histories.ndim == 2:
-        histories = list(histories)
-    if not isinstance(histories, (list, tuple)):
-        raise ValueError(f"histories must be a list of item-index arrays; got {type(histories).__name__}")
-    arrays = []
-    for k, h in enumerate(histories):
-        h = np.asarray(h)
-        if h.size == 0:
-            h = h.astype(np.int64).reshape(0)
-        if h.ndim != 1 or not np.issubdtype(h.dtype, np.integer):
-            raise ValueError(f"histories[{k}] must be a 1-D array of integer item indices; got {h.dtype} "
-                             f"of shape {h.shape}")
-        if h.size and (h.min() < 0 or h.max() >= num_items):
-            bad = int(h[(h < 0) | (h >= num_items)][0])
-            raise ValueError(f"histories[{k}] has item {bad}; expected items in [0, {num_items})")
-        arrays.append(h.astype(np.int64))
+    arrays = check_histories(histories, num_items)
     H = np.zeros((len(arrays), num_items))
     rows = np.repeat(np.arange(len(arrays)), [len(h) for h in arrays])
     H[rows, np.concatenate(arrays) if arrays else np.zeros(0, np.int64)] = 1.0
@@ -90,8 +77,8 @@ def history_matrix(histories, num_items):
 
 
 def _check_score_args(users, histories, num_items, num_users=None):
-    """The checked ``(users, H)`` of ``score``: (n,) int64 and the (n, I) history matrix."""
-    H = history_matrix(histories, num_items)
+    """The checked ``(users, histories)`` of ``score``: (n,) int64 and n int64 arrays (``check_histories``)."""
+    H = check_histories(histories, num_items)
     users = np.asarray(users)
     if users.shape != (len(H),) or (users.size and not np.issubdtype(users.dtype, np.integer)):
         raise ValueError(f"users must be (n,) = ({len(H)},) integer user indices, one per history; got "
@@ -176,7 +163,7 @@ class Popularity(_Base):
     def score(self, users, histories):
         """(n, I): ``pop`` in every row."""
         self._check_fitted()
-        _, H = _check_score_args(users, histories, self.num_items)
+        _, H = _check_score_args(users, histories, self.num_items)  # H: the n checked histories
         return np.tile(self.pop, (len(H), 1))
 
 
@@ -237,7 +224,8 @@ class ItemKNN(_Base):
     def score(self, users, histories):
         """(n, I) = H S, H the (n, I) 0/1 history matrix."""
         self._check_fitted()
-        _, H = _check_score_args(users, histories, self.num_items)
+        _, histories = _check_score_args(users, histories, self.num_items)
+        H = history_matrix(histories, self.num_items)          # (n, I) 0/1
         return H @ self.S
 
 
@@ -295,8 +283,8 @@ class Transition(_Base):
     def score(self, users, histories):
         """(n, I): row k is ``P[histories[k][-1]]``, or ``p`` if the history is empty."""
         self._check_fitted()
-        _, H = _check_score_args(users, histories, self.num_items)
-        out = np.tile(self.p, (len(H), 1))
+        _, histories = _check_score_args(users, histories, self.num_items)
+        out = np.tile(self.p, (len(histories), 1))
         rows = [k for k, h in enumerate(histories) if len(h)]
         if rows:
             out[rows] = self.P[[int(histories[k][-1]) for k in rows]]
@@ -570,7 +558,8 @@ class EASE(_Base):
     def score(self, users, histories):
         """(n, I) = H B, H the (n, I) 0/1 history matrix."""
         self._check_fitted()
-        _, H = _check_score_args(users, histories, self.num_items)
+        _, histories = _check_score_args(users, histories, self.num_items)
+        H = history_matrix(histories, self.num_items)          # (n, I) 0/1
         return H @ self.B
 
 
