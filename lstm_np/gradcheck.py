@@ -373,6 +373,58 @@ def _next_item_case(rng, *, tied=False, cell="lstm", num_layers=1, B=3, T=5, I=7
     return loss, arrays, {k: v.copy() for k, v in net.grads.items()}
 
 
+def _attention_case(score, rng, B=3, S=5, H=4, A=3):
+    """One query per row over a masked history (``cells.attention``): q, K, V and the additive score's
+    parameters; row 1 has two padded steps, row 2 a single real step."""
+    from .cells.attention import step_backward, step_forward
+
+    q, K, V = rng.standard_normal((B, H)), rng.standard_normal((B, S, H)), rng.standard_normal((B, S, H))
+    mask = np.ones((B, S))
+    mask[1, 3:] = 0
+    mask[2, 1:] = 0
+    params = {} if score == "dot" else {"Wq": rng.standard_normal((H, A)), "Wk": rng.standard_normal((H, A)),
+                                        "v": rng.standard_normal(A)}
+    R = rng.standard_normal((B, H))
+    arrays = {"q": q, "K": K, "V": V, **params}
+
+    def loss():
+        return float(np.sum(step_forward(q, K, V, mask, params, score)[0] * R))
+
+    dq, dK, dV, grads = step_backward(R, step_forward(q, K, V, mask, params, score)[2])
+    assert not dK[1, 3:].any() and not dV[1, 3:].any()  # no gradient reaches a padded step
+    return loss, arrays, {"q": dq, "K": dK, "V": dV, **grads}
+
+
+def _attentive_case(rng, *, score="additive", tied=True, B=3, T=5, I=7, H=4, window=3):
+    """The next-item model with attention (``recommender.attentive``): a chunk that starts from a carried
+    state (the LSTM's state and the keys of the previous chunk's last window - 1 steps, one of them padding),
+    padded rows, dropout on the input and on [h, a]."""
+    from .recommender.attentive import AttentiveNextItemNet
+    from .recommender.nextitem import NextItemConfig
+
+    cfg = NextItemConfig(embed_dim=H, hidden_size=H, tied=tied, dropout=0.3, dtype="float64", attention=score,
+                         window=window, attn_size=3)
+    net = AttentiveNextItemNet(I, cfg, rng=rng)
+    for v in net.params.values():
+        v += 0.3 * rng.standard_normal(v.shape)
+    ids, targets = rng.integers(0, I, size=(B, T)), rng.integers(0, I, size=(B, T))
+    mask = np.ones((B, T))
+    mask[0, 3:] = 0
+    mask[2, 1:] = 0
+    keep = 0.7
+    drop = {"input": (rng.random((B, T, H)) < keep) / keep, "output": (rng.random((B, T, 2 * H)) < keep) / keep}
+    mem_mask = np.ones((B, window - 1))
+    mem_mask[1, 0] = 0
+    state0 = ([(0.5 * rng.standard_normal((B, H)), 0.5 * rng.standard_normal((B, H)))],
+              rng.standard_normal((B, window - 1, H)), mem_mask)
+
+    def loss():
+        return net.loss(ids, targets, mask, state0, dropout_masks=drop)[0]
+
+    net.backward(net.loss(ids, targets, mask, state0, dropout_masks=drop)[2])
+    return loss, net.params, {k: v.copy() for k, v in net.grads.items()}
+
+
 def _bpr_case(rng):
     """BPR-MF's pairwise loss (``recommender.ranking_baselines``), with users and items repeated in the batch."""
     from .recommender.ranking_baselines import bpr_gradcheck_case
@@ -399,6 +451,10 @@ CASES = {
     "next_item_tied_2_layers": lambda rng: _next_item_case(rng, tied=True, num_layers=2),
     "next_item_gru": lambda rng: _next_item_case(rng, cell="gru"),
     "bpr_mf": _bpr_case,
+    "attention_dot": lambda rng: _attention_case("dot", rng),
+    "attention_additive": lambda rng: _attention_case("additive", rng),
+    "next_item_attention": _attentive_case,
+    "next_item_attention_dot_untied": lambda rng: _attentive_case(rng, score="dot", tied=False),
 }
 
 

@@ -55,12 +55,15 @@ from ..sequence import GRU, LSTM, RNN, VariantLSTM
 from ..sequence.stack import Stack
 from .ranking import check_histories, ranking_metrics, target_ranks
 
-__all__ = ["NextItemConfig", "NextItemNet", "layer_factory", "NEXT_ITEM_CELLS", "train_next_item", "TrainingError",
+__all__ = ["ATTENTION", "NextItemConfig", "NextItemNet", "layer_factory", "NEXT_ITEM_CELLS", "train_next_item", "TrainingError",
            "batches", "pad", "next_item_validation", "NextItemFit"]
 
 #: Built-in recurrent layers by name; any name of ``cells.variants.VARIANTS`` also works (``VariantLSTM``).
 NEXT_ITEM_CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 
+
+#: ``NextItemConfig.attention``: none (the plain model), or the score rule of ``cells.attention``.
+ATTENTION = ("none", "dot", "additive")
 
 #: The largest embedding or hidden size accepted (a larger one is almost surely a typo, and would fail on memory).
 MAX_SIZE = 4096
@@ -130,6 +133,14 @@ class NextItemConfig:
         Only each user's last ``max_len`` interactions are read (0: all).
     seed : int >= 0
     dtype : "float32" or "float64"
+    attention : "none", "dot" or "additive"
+        "none": the plain model. Otherwise the NARM-style model of
+        ``recommender.attentive``: the state and an attention-weighted summary
+        of the last ``window`` states feed the item scores.
+    window : int >= 1
+        Steps of history attention can see (the query's own step included).
+    attn_size : int >= 1
+        The additive score's hidden size.
     """
 
     cell: str = "lstm"
@@ -147,6 +158,9 @@ class NextItemConfig:
     max_len: int = 0
     seed: int = 0
     dtype: str = "float32"
+    attention: str = "none"
+    window: int = 20
+    attn_size: int = 64
 
     def __post_init__(self):
         for k, v in asdict(self).items():  # NumPy scalars become Python numbers (JSON can store those)
@@ -161,14 +175,17 @@ class NextItemConfig:
             "patience": _is_int(self.patience, 1), "lr": _is_num(self.lr, 0, 1.0, low_open=True),
             "clip": _is_num(self.clip, 0, low_open=True), "batch_size": _is_int(self.batch_size, 1),
             "bptt": _is_int(self.bptt, 1), "max_len": _is_int(self.max_len, 0), "seed": _is_int(self.seed, 0),
-            "dtype": self.dtype in ("float32", "float64"),
+            "dtype": self.dtype in ("float32", "float64"), "attention": self.attention in ATTENTION,
+            "window": _is_int(self.window, 1) and self.window <= MAX_SIZE,
+            "attn_size": _is_int(self.attn_size, 1) and self.attn_size <= MAX_SIZE,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError("invalid next-item settings: " + ", ".join(f"{k}={getattr(self, k)!r}" for k in bad)
                              + f" (cell: one of {cells}; embed_dim, hidden_size: integers in [1, {MAX_SIZE}]; "
                              "num_layers: 1 to 8; epochs, patience, batch_size, bptt: integers >= 1; "
-                             "dropout in [0, 1); lr in (0, 1]; clip > 0; max_len, seed: integers >= 0)")
+                             "dropout in [0, 1); lr in (0, 1]; clip > 0; max_len, seed: integers >= 0; "
+                             f"attention: one of {ATTENTION}; window, attn_size: integers in [1, {MAX_SIZE}])")
         if self.tied and self.embed_dim != self.hidden_size:
             raise ValueError(f"tied=True needs embed_dim == hidden_size; got {self.embed_dim} and {self.hidden_size}")
 
@@ -366,9 +383,13 @@ class NextItemNet:
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             ids, mask = pad([hist[k] for k in idx])
-            last = np.zeros((len(idx), H), self.dtype) if ids.shape[1] == 0 else self._last_states(ids, mask)
+            last = np.zeros((len(idx), H), self.dtype) if ids.shape[1] == 0 else self._readout(ids, mask)
             out[idx] = (last @ self._W_out() + self.head.params["b"]).astype(np.float64)
         return out
+
+    def _readout(self, ids, mask):
+        """(B, H): what the output layer scores after each row's history (here the last state)."""
+        return self._last_states(ids, mask)
 
     def _last_states(self, ids, mask):
         """(B, H): the last layer's output at each row's last real step (zeros for an empty row)."""

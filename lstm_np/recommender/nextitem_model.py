@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import io
-from .nextitem import NEXT_ITEM_CELLS, NextItemConfig, NextItemNet, _variant_names
+from .attentive import make_net
+from .nextitem import ATTENTION, NEXT_ITEM_CELLS, NextItemConfig, NextItemNet, _variant_names
 
 __all__ = ["NextItemRecommender", "MODEL_KIND", "MODEL_SCHEMA", "model_kind", "rescore", "titles_to_array",
            "titles_from_array"]
@@ -47,6 +48,8 @@ MODEL_SCHEMA = {
         "tied": io.Bool(), "dropout": io.Float(0, 1), "epochs": io.Int(1), "patience": io.Int(1),
         "lr": io.Float(0, 1), "clip": io.Float(0), "batch_size": io.Int(1), "bptt": io.Int(1), "max_len": io.Int(0),
         "seed": io.Int(0), "dtype": io.Str(["float32", "float64"]),
+        "attention": io.Str(list(ATTENTION), optional=True), "window": io.Int(1, optional=True),
+        "attn_size": io.Int(1, optional=True),
     },
     "data": {"name": io.Str(), "sha256": io.Str(), "split": io.Str(["leave-one-out"]),
              "tie_break": io.Str(["item", "random"]), "tie_seed": io.Int(0), "seed": io.Int(0, optional=True)},
@@ -271,7 +274,7 @@ class NextItemRecommender:
             config = NextItemConfig(**meta["config"])
         except (TypeError, ValueError) as e:
             raise io.ModelFileError(f"{where}: field meta.config is damaged ({e})") from None
-        net = NextItemNet(meta["num_items"], config)
+        net = make_net(meta["num_items"], config)
         expected = {f"net.{k}": v for k, v in net.params.items()}
         for name in ("vocab.user_ids", "vocab.item_ids", "vocab.titles", "history.offsets", "history.items"):
             if name not in found.arrays:

@@ -43,7 +43,8 @@ import numpy as np
 
 from ..data import TEST, TRAIN, VAL, Ratings, temporal_split
 from ..data.sequences import Sequences, sequences_from_split
-from .nextitem import NextItemConfig, NextItemNet, next_item_validation, train_next_item
+from .attentive import make_net
+from .nextitem import NextItemConfig, next_item_validation, train_next_item
 from .ranking import exclusion_mask, ranking_metrics, target_ranks, top_n_metrics
 
 __all__ = ["SETTINGS", "SELECT", "evaluate", "choose_and_refit", "fit_lstm", "run_next_item_protocol",
@@ -151,13 +152,13 @@ def fit_lstm(seqs: Sequences, config: NextItemConfig, *, make_layer=None, log=No
     hist = seqs.histories(TRAIN)
     users, targets = seqs.targets(VAL)
     val_hist = [hist[u] for u in users]
-    net = NextItemNet(seqs.num_items, config, make_layer=make_layer)
+    net = make_net(seqs.num_items, config, make_layer=make_layer)
     fit = train_next_item(net, hist, epochs=config.epochs,
                           val=next_item_validation(val_hist, targets, exclusion_mask(val_hist, seqs.num_items)),
                           log=log)
     val_metrics = evaluate(LSTMScorer(net).score, seqs, VAL)
     epochs = int(fit.best_epoch)
-    refit = NextItemNet(seqs.num_items, config, make_layer=make_layer)
+    refit = make_net(seqs.num_items, config, make_layer=make_layer)
     if epochs > 0:
         train_next_item(refit, seqs.histories(VAL), epochs=epochs)
     test_metrics = evaluate(LSTMScorer(refit).score, seqs, TEST)
@@ -269,9 +270,9 @@ def temporal_top_n(ratings: Ratings, config: NextItemConfig, *, baselines=None, 
             log(f"temporal split, {name}: {best[0] or 'no settings'} chosen on its validation; users with a hit in "
                 f"the top {n} {out[name]['users_with_hit']:.3f} ({time.perf_counter() - t0:.1f} s)")
     t0 = time.perf_counter()
-    net = NextItemNet(seqs.num_items, config, make_layer=make_layer)
+    net = make_net(seqs.num_items, config, make_layer=make_layer)
     fit = train_next_item(net, h_tr, epochs=config.epochs, val=lambda m: val_metrics(m.score(h_tr)), select=key)
-    refit = NextItemNet(seqs.num_items, config, make_layer=make_layer)
+    refit = make_net(seqs.num_items, config, make_layer=make_layer)
     if fit.best_epoch > 0:
         train_next_item(refit, h_tv, epochs=fit.best_epoch)
     out["lstm"] = {**top_n_metrics(refit.score(h_tv), rel_test, n=n, exclude=ex_tv),

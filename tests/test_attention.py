@@ -1,0 +1,187 @@
+"""Attention: the reference step, the batched layer equal to it, and the next-item model with attention."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lstm_np.cells import attention as ref
+from lstm_np.gradcheck import CASES, TOLERANCE, check_gradients
+from lstm_np.recommender.attentive import AttentiveNextItemNet, make_net
+from lstm_np.recommender.nextitem import NextItemConfig, NextItemNet, train_next_item
+from lstm_np.sequence.attention import Attention, causal_window_mask
+
+TINY = NextItemConfig(embed_dim=6, hidden_size=6, epochs=2, patience=2, dtype="float64", attention="additive",
+                      window=4, attn_size=5)
+
+
+@pytest.mark.parametrize("case", ["attention_dot", "attention_additive", "next_item_attention",
+                                  "next_item_attention_dot_untied"])
+def test_attention_gradients_match_central_differences(case):
+    errors = check_gradients(*CASES[case](np.random.default_rng(5)))
+    assert max(errors.values()) <= TOLERANCE, errors
+
+
+def test_masked_softmax_by_hand():
+    s = np.array([[0.0, np.log(3.0), 7.0], [1.0, 2.0, 3.0]])
+    mask = np.array([[1, 1, 0], [0, 0, 0]])
+    alpha = ref.masked_softmax(s, mask)
+    np.testing.assert_allclose(alpha[0], [0.25, 0.75, 0.0], rtol=1e-15)
+    assert alpha[0, 2] == 0.0 and not alpha[1].any()  # padding exactly 0; a row with nothing to see is 0, not NaN
+    big = ref.masked_softmax(s + 1000.0, mask)  # subtracting the maximum: no overflow
+    np.testing.assert_allclose(big, alpha, rtol=1e-12)
+
+
+def test_a_padded_step_gets_no_weight_and_no_gradient():
+    rng = np.random.default_rng(0)
+    q, K, V = rng.normal(size=(2, 3)), rng.normal(size=(2, 4, 3)), rng.normal(size=(2, 4, 3))
+    mask = np.array([[1, 1, 0, 1], [1, 0, 0, 0]])
+    for score, params in [("dot", {}), ("additive", {"Wq": rng.normal(size=(3, 2)), "Wk": rng.normal(size=(3, 2)),
+                                                     "v": rng.normal(size=2)})]:
+        a, alpha, cache = ref.step_forward(q, K, V, mask, params, score)
+        assert (alpha[mask == 0] == 0).all() and np.allclose(alpha.sum(axis=1), 1)
+        np.testing.assert_allclose(a[1], V[1, 0], rtol=1e-14)  # one real step: its value, whatever the score
+        K2, V2 = K.copy(), V.copy()
+        K2[mask == 0] += 100.0
+        V2[mask == 0] -= 50.0
+        np.testing.assert_array_equal(ref.step_forward(q, K2, V2, mask, params, score)[0], a)
+        _, dK, dV, _ = ref.step_backward(rng.normal(size=(2, 3)), cache)
+        assert not dK[mask == 0].any() and not dV[mask == 0].any()
+
+
+def test_dot_scores_are_scaled_by_one_over_sqrt_h():
+    q = np.array([[1.0, 1.0, 1.0, 1.0]])
+    K = np.array([[[1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]]])
+    _, alpha, _ = ref.step_forward(q, K, K, np.ones((1, 2)), {}, "dot")
+    s = 4.0 / np.sqrt(4.0)  # q . k_0 = 4, divided by sqrt(H) = 2
+    np.testing.assert_allclose(alpha[0], [np.exp(s) / (np.exp(s) + 1), 1 / (np.exp(s) + 1)], rtol=1e-14)
+
+
+@settings(max_examples=25, deadline=None)
+@given(B=st.integers(1, 3), T=st.integers(1, 5), S=st.integers(1, 6), H=st.integers(1, 4), window=st.integers(1, 7),
+       score=st.sampled_from(["dot", "additive"]), seed=st.integers(0, 2**16))
+def test_the_batched_layer_equals_the_reference_step_query_by_query(B, T, S, H, window, score, seed):
+    rng = np.random.default_rng(seed)
+    att = Attention(H, H, score, attn_size=3, rng=rng)
+    Q, K, V = rng.normal(size=(B, T, H)), rng.normal(size=(B, S, H)), rng.normal(size=(B, S, H))
+    key_mask = (rng.random((B, S)) < 0.7).astype(float)
+    mask = causal_window_mask(key_mask, rng.integers(0, S + 1, T), np.arange(S), window)
+    a, alpha, cache = att.forward(Q, K, V, mask)
+    da = rng.normal(size=a.shape)
+    dQ, dK, dV = att.backward(da, cache)
+    dK_ref, dV_ref = np.zeros_like(K), np.zeros_like(V)
+    g_ref = {k: np.zeros_like(v) for k, v in att.params.items()}
+    for t in range(T):
+        a_t, alpha_t, c_t = ref.step_forward(Q[:, t], K, V, mask[:, t], att.params, score)
+        np.testing.assert_allclose(a[:, t], a_t, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(alpha[:, t], alpha_t, rtol=0, atol=1e-12)
+        dq, dk, dv, g = ref.step_backward(da[:, t], c_t)
+        np.testing.assert_allclose(dQ[:, t], dq, rtol=0, atol=1e-12)
+        dK_ref, dV_ref = dK_ref + dk, dV_ref + dv
+        for k in g:
+            g_ref[k] += g[k]
+    np.testing.assert_allclose(dK, dK_ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(dV, dV_ref, rtol=0, atol=1e-12)
+    for k in g_ref:
+        np.testing.assert_allclose(att.grads[k], g_ref[k], rtol=0, atol=1e-12)
+
+
+def test_causal_window_mask_by_hand():
+    m = causal_window_mask(np.array([[1, 1, 0, 1]]), np.array([1, 3]), np.arange(4), 2)
+    np.testing.assert_array_equal(m[0], [[1, 1, 0, 0], [0, 0, 0, 1]])
+
+
+def test_dot_attention_refuses_unequal_sizes_and_unknown_scores():
+    with pytest.raises(ValueError, match="query_size == key_size"):
+        Attention(3, 4, "dot")
+    with pytest.raises(ValueError, match="score must be one of"):
+        Attention(3, 3, "cosine")
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def test_chunks_with_the_carried_state_equal_one_long_forward():
+    """Truncated BPTT's chunks see the same keys as the whole sequence: the previous chunk's last window - 1
+    states are carried in the state."""
+    for score in ("dot", "additive"):
+        net = AttentiveNextItemNet(9, TINY.replace(attention=score))
+        rng = np.random.default_rng(1)
+        ids = rng.integers(0, 9, (3, 11))
+        mask = np.ones((3, 11))
+        mask[2, 7:] = 0
+        z, _, _ = net.forward(ids, mask)
+        parts, state = [], None
+        for lo in range(0, 11, 3):
+            zc, state, _ = net.forward(ids[:, lo : lo + 3], mask[:, lo : lo + 3], state)
+            parts.append(zc)
+        np.testing.assert_allclose(np.concatenate(parts, axis=1), z, rtol=0, atol=1e-12)
+
+
+def test_score_of_a_history_equals_the_last_step_of_the_full_forward_with_attention():
+    net = AttentiveNextItemNet(11, TINY)
+    h = [np.array([3, 1, 4, 1, 5, 9, 2]), np.array([9]), np.array([], np.int64), np.array([2, 6])]
+    s = net.score(h, batch_size=2)
+    z = net.forward(np.array([h[0]]))[0]
+    np.testing.assert_allclose(s[0], z[0, -1], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(s[2], net.head.params["b"], rtol=0, atol=1e-12)  # empty: the prior only
+    np.testing.assert_allclose(s[3], net.score([h[3]])[0], rtol=0, atol=1e-12)  # padding in a batch changes nothing
+    w = net.attention_weights(h[0])
+    assert w.shape == (7,) and (w[:3] == 0).all() and w.sum() == pytest.approx(1.0)  # window 4: the last 4 steps
+
+
+def test_window_one_attends_only_to_the_querys_own_step():
+    net = AttentiveNextItemNet(11, TINY.replace(window=1))
+    u, alpha = net._attend_last(np.array([[1, 2, 3, 4, 5]]), np.ones((1, 5)))
+    assert alpha[0, -1] == 1.0 and not alpha[0, :-1].any()
+    e, _ = net.embedding.forward(np.array([[1, 2, 3, 4, 5]]))
+    h = net.stack.forward(e, None, None, train=False)[0][:, -1]
+    c = np.concatenate([h, h], axis=-1)  # the summary of one step is that step's state
+    np.testing.assert_allclose(u, c @ net.mix.params["W"] + net.mix.params["b"], rtol=0, atol=1e-12)
+
+
+def test_make_net_builds_the_model_the_settings_name():
+    assert type(make_net(5, TINY.replace(attention="none"))) is NextItemNet
+    assert type(make_net(5, TINY)) is AttentiveNextItemNet
+    with pytest.raises(ValueError, match="attention"):
+        NextItemConfig(attention="multihead")
+    with pytest.raises(ValueError, match="window"):
+        NextItemConfig(attention="dot", window=0)
+    with pytest.raises(ValueError, match="needs config.attention"):
+        AttentiveNextItemNet(5, TINY.replace(attention="none"))
+
+
+def test_a_bad_carried_state_is_refused_and_leaves_the_generator_as_it_was():
+    net = AttentiveNextItemNet(9, TINY)
+    before = net.rng.bit_generator.state
+    ids = np.zeros((2, 3), np.int64)
+    with pytest.raises(ValueError, match="state's keys"):
+        net.loss(ids, ids, None, (None, np.zeros((2, 9, 6)), np.ones((2, 9))))
+    with pytest.raises(TypeError, match="state must be"):
+        net.loss(ids, ids, None, [None])
+    assert net.rng.bit_generator.state == before
+
+
+def test_the_attentive_model_learns_a_sequential_rule_and_is_reproducible():
+    from lstm_np.data import TRAIN, VAL, make_synthetic
+    from lstm_np.data.sequences import leave_one_out
+    from lstm_np.recommender.nextitem import next_item_validation
+    from lstm_np.recommender.ranking import exclusion_mask, ranking_metrics, target_ranks
+
+    s = leave_one_out(make_synthetic(n_users=150, n_items=24, min_len=12, max_len=20, p_follow=0.9, seed=0))
+    hist = s.histories(TRAIN)
+    users, targets = s.targets(VAL)
+    vh = [hist[u] for u in users]
+    val = next_item_validation(vh, targets, exclusion_mask(vh, s.num_items))
+    cfg = TINY.replace(hidden_size=16, embed_dim=16, lr=0.02)
+    runs = []
+    for _ in range(2):
+        net = AttentiveNextItemNet(s.num_items, cfg)
+        fit = train_next_item(net, hist, epochs=5, val=val, patience=5)
+        runs.append(net.params)
+    for k in runs[0]:
+        np.testing.assert_array_equal(runs[0][k], runs[1][k])  # the seed reproduces the run exactly
+    pop = np.bincount(np.concatenate(hist), minlength=s.num_items).astype(float)
+    pop_ndcg = ranking_metrics(target_ranks(np.tile(pop, (len(vh), 1)), targets,
+                                            exclusion_mask(vh, s.num_items)))["NDCG@10"]
+    assert fit.history[fit.best_epoch]["NDCG@10"] > pop_ndcg + 0.05, (fit.history, pop_ndcg)
