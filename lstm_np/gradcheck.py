@@ -523,6 +523,99 @@ def _variant_cases():
 CASES.update(_variant_cases())
 
 
+# --------------------------------------------------------------------------- the 2024 cells
+# xLSTM's sLSTM (losses on all four states, so the gradient through the
+# stabiliser's max is checked too) and minLSTM/minGRU, each as its reference
+# step and as its layer over a masked sequence (the min cells by scan and by loop).
+
+from .cells import minrnn as minrnn_cell  # noqa: E402
+from .cells import slstm as slstm_cell  # noqa: E402
+from .sequence.minrnn import MinGRU, MinLSTM  # noqa: E402
+from .sequence.slstm import SLSTM, SLSTMState  # noqa: E402
+
+
+def _slstm_cell_case(rng, B=3, D=4, H=5):
+    x = rng.standard_normal((B, D))
+    h_prev, c_prev, m_prev = (rng.standard_normal((B, H)) for _ in range(3))
+    n_prev = rng.uniform(0.5, 2.0, (B, H))  # a sum of positive gates
+    Wx, Wh, b = (0.5 * rng.standard_normal(s) for s in ((D, 4 * H), (H, 4 * H), (4 * H,)))
+    R = [rng.standard_normal((B, H)) for _ in range(4)]
+    arrays = {"x": x, "h_prev": h_prev, "c_prev": c_prev, "n_prev": n_prev, "m_prev": m_prev, "Wx": Wx, "Wh": Wh, "b": b}
+
+    def loss():
+        states = slstm_cell.step_forward(x, h_prev, c_prev, n_prev, m_prev, Wx, Wh, b)[:4]
+        return sum(np.sum(s * r) for s, r in zip(states, R))
+
+    cache = slstm_cell.step_forward(x, h_prev, c_prev, n_prev, m_prev, Wx, Wh, b)[4]
+    dx, dh, dc, dn, dm, grads = slstm_cell.step_backward(*R, cache)
+    return loss, arrays, {"x": dx, "h_prev": dh, "c_prev": dc, "n_prev": dn, "m_prev": dm, **grads}
+
+
+def _min_cell_case(cell, rng, B=3, D=4, H=5):
+    k, forward, backward = {"minlstm": (3, minrnn_cell.minlstm_step_forward, minrnn_cell.minlstm_step_backward),
+                            "mingru": (2, minrnn_cell.mingru_step_forward, minrnn_cell.mingru_step_backward)}[cell]
+    x, h_prev = rng.standard_normal((B, D)), rng.standard_normal((B, H))
+    Wx, b = 0.5 * rng.standard_normal((D, k * H)), 0.5 * rng.standard_normal(k * H)
+    Rh = rng.standard_normal((B, H))
+
+    def loss():
+        return np.sum(forward(x, h_prev, Wx, b)[0] * Rh)
+
+    dx, dh_prev, grads = backward(Rh, forward(x, h_prev, Wx, b)[1])
+    return loss, {"x": x, "h_prev": h_prev, "Wx": Wx, "b": b}, {"x": dx, "h_prev": dh_prev, **grads}
+
+
+def _masked_sequence(rng, B, T, D):
+    mask = np.ones((B, T))
+    mask[0, 3:] = 0  # a shorter sequence
+    mask[1, 1] = 0   # a hole inside a sequence
+    return rng.standard_normal((B, T, D)), mask
+
+
+def _slstm_layer_case(rng, B=3, T=5, D=3, H=4):
+    layer = SLSTM(D, H, rng=rng)
+    for p in layer.params.values():
+        p += 0.3 * rng.standard_normal(p.shape)
+    x, mask = _masked_sequence(rng, B, T, D)
+    s0 = SLSTMState(rng.standard_normal((B, H)), rng.standard_normal((B, H)), rng.uniform(0.5, 2.0, (B, H)),
+                    rng.standard_normal((B, H)))
+    R, Rs = rng.standard_normal((B, T, H)), SLSTMState(*(rng.standard_normal((B, H)) for _ in range(4)))
+    arrays = {"x": x, "h0": s0.h, "c0": s0.c, "n0": s0.n, "m0": s0.m, **layer.params}
+
+    def loss():
+        out, state, _ = layer.forward(x, s0, mask)
+        return np.sum(out * R) + sum(np.sum(s * r) for s, r in zip(state, Rs))
+
+    dx, ds0 = layer.backward(R, layer.forward(x, s0, mask)[2], Rs)
+    return loss, arrays, {"x": dx, "h0": ds0.h, "c0": ds0.c, "n0": ds0.n, "m0": ds0.m, **layer.grads}
+
+
+def _min_layer_case(cls, method, rng, B=3, T=5, D=3, H=4):
+    layer = cls(D, H, rng=rng, method=method)
+    layer.params["b"] += 0.5 * rng.standard_normal(layer.params["b"].shape)
+    x, mask = _masked_sequence(rng, B, T, D)
+    h0, R, Rh = rng.standard_normal((B, H)), rng.standard_normal((B, T, H)), rng.standard_normal((B, H))
+
+    def loss():
+        out, h, _ = layer.forward(x, h0, mask)
+        return np.sum(out * R) + np.sum(h * Rh)
+
+    dx, dh0 = layer.backward(R, layer.forward(x, h0, mask)[2], Rh)
+    return loss, {"x": x, "h0": h0, **layer.params}, {"x": dx, "h0": dh0, **layer.grads}
+
+
+CASES.update({
+    "slstm_cell": _slstm_cell_case,
+    "minlstm_cell": lambda rng: _min_cell_case("minlstm", rng),
+    "mingru_cell": lambda rng: _min_cell_case("mingru", rng),
+    "slstm_layer": _slstm_layer_case,
+    "minlstm_layer_scan": lambda rng: _min_layer_case(MinLSTM, "scan", rng),
+    "minlstm_layer_loop": lambda rng: _min_layer_case(MinLSTM, "loop", rng),
+    "mingru_layer_scan": lambda rng: _min_layer_case(MinGRU, "scan", rng),
+    "mingru_layer_loop": lambda rng: _min_layer_case(MinGRU, "loop", rng),
+})
+
+
 def gradcheck_report(seed=0, tol=TOLERANCE):
     """Check every parameter and input of every component.
 
