@@ -31,7 +31,7 @@ def _cmd_train(args):
     from .recommender.hybrid import SequenceConfig
     from .recommender.pipeline import RUN_FILES, run
 
-    for name in ("embed_dim", "dropout", "tie_break", "workers"):
+    for name in ("embed_dim", "dropout", "tie_break", "workers", "attention", "attention_window"):
         if getattr(args, name) is not None:
             raise ValueError(f"--{name.replace('_', '-')} is an option of --task next-item")
     if args.tied is not None or args.quick or args.seeds is not None:
@@ -66,8 +66,12 @@ def _cmd_train_next_item(args):
     if args.seed is not None and args.seeds is not None:
         raise ValueError("give --seed or --seeds, not both")
     given = {k: getattr(args, k) for k in ("cell", "embed_dim", "hidden_size", "dropout", "epochs", "patience", "lr",
-                                            "batch_size", "dtype")}
+                                            "batch_size", "dtype", "attention")}
     settings = {k: v for k, v in given.items() if v is not None}
+    if args.attention_window is not None:
+        if settings.get("attention", "none") == "none":
+            raise ValueError("--attention-window needs --attention dot or additive")
+        settings["window"] = args.attention_window
     if args.tied is not None:
         settings["tied"] = args.tied
     if settings.get("tied", NextItemConfig().tied):  # tied needs E = H: one size given sets both
@@ -96,12 +100,18 @@ def _cmd_evaluate(args):
     from .recommender.pipeline import load_model, metrics_table
     from .recommender.protocol import scores
 
+    if args.faithfulness and model_kind(args.model) != MODEL_KIND:
+        raise ValueError("--faithfulness measures the explanations of a next-item model (lstm-np train --task "
+                         f"next-item); {args.model} is a rating model")
+    if args.faithfulness:
+        return _faithfulness(NextItemRecommender.load(args.model), args)
     if model_kind(args.model) == MODEL_KIND:
         model = NextItemRecommender.load(args.model)
         again = rescore(model, cache_dir=args.cache_dir)
-        saved = model.meta.get("metrics", {}).get("test_HR@10", {}).get("lstm")
-        print(f"data: {model.data['name']}, leave-one-out (ties by {model.data['tie_break']}); the saved "
-              f"{model.net.config.cell.upper()} next-item model scored on test again")
+        name = "lstm" if model.net.config.attention == "none" else "lstm_attention"
+        saved = model.meta.get("metrics", {}).get("test_HR@10", {}).get(name)
+        print(f"data: {model.data['name']}, leave-one-out (ties by {model.data['tie_break']}); "
+              f"{_describe(model.net)}, as saved, scored on test again")
         print(f"{'setting':<22} {'HR@5':>7} {'HR@10':>7} {'HR@20':>7} {'NDCG@10':>8} {'MRR@10':>7}")
         for setting, m in again.items():
             label = "seen items removed" if setting == "removed" else "seen items kept"
@@ -136,6 +146,9 @@ def _cmd_recommend(args):
 
     if model_kind(args.model) == MODEL_KIND:
         return _recommend_next_item(NextItemRecommender.load(args.model), args)
+    if args.explain or args.explain_method:
+        raise ValueError("--explain explains a next-item model's list (lstm-np train --task next-item); "
+                         f"{args.model} is a rating model")
     from .recommender.pipeline import load_model
 
     model, (ratings, h), _ = load_model(args.model, cache_dir=args.cache_dir)
@@ -156,6 +169,63 @@ def _cmd_recommend(args):
     return 0
 
 
+def _faithfulness(model, args):
+    from tqdm import tqdm
+
+    from .recommender.explain import faithfulness, format_faithfulness
+
+    histories = [model.items[model.offsets[k] : model.offsets[k + 1]] for k in range(len(model.user_ids))]
+    result = faithfulness(model.net, histories, depth=args.depth, draws=args.draws, seed=args.seed,
+                          progress=None if args.no_progress else (lambda it: tqdm(it, desc="users", unit="batch")))
+    print(f"Faithfulness of the explanations of {_describe(model.net)}: for each of {result['users']} users, r = "
+          f"the top unseen movie; deleting k of the last {result['depth']} history movies, chosen by each method. "
+          "Mean fall of log p(r) ± its standard error over users, and the share of users for whom r leaves the "
+          "top 10.")
+    print(format_faithfulness(result))
+    if args.json:
+        import json
+
+        from .io import atomic_write_bytes
+
+        atomic_write_bytes(args.json, json.dumps(result, indent=2).encode())
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _describe(net):
+    cfg = net.config
+    return f"the {cfg.cell.upper()} next-item model" + ("" if cfg.attention == "none" else
+                                                       f" with {cfg.attention} attention (window {cfg.window})")
+
+
+def _explain_lines(model, args, recs):
+    """For each recommended movie, the history movies that support it most, by each method asked for."""
+    from .recommender.explain import explain
+
+    has_attention = hasattr(model.net, "attention_weights")
+    methods = {"both": ["influence", "attention"], "influence": ["influence"],
+               "attention": ["attention"]}[args.explain_method or ("both" if has_attention else "influence")]
+    if "attention" in methods and not has_attention:
+        raise ValueError("--explain-method attention needs a model with attention (lstm-np train --task next-item "
+                         "--attention additive); this one has none: use --explain-method influence")
+    hist = model.items[model.offsets[model._user_index(args.user)] : model.offsets[model._user_index(args.user) + 1]]
+    items = model.item_index([r[0] for r in recs])
+    found = {m: explain(model.net, hist, items, m, depth=args.depth, top=3) for m in methods}
+    lines = ["", "Why? For each movie, the movies of the history that support it most, among the last "
+             f"{min(args.depth, len(hist))} of the {len(hist)}:"]
+    say = {"influence": "leave-one-out: how far the movie's log-probability falls without it",
+           "attention": "attention: the weight the last state gives it (the same for every recommendation)"}
+    for m in methods:
+        lines.append(f"  [{m}] {say[m]}")
+    for rank, (rec, k) in enumerate(zip(recs, range(len(recs))), 1):
+        lines.append(f"{rank:3d}. {rec[1]}")
+        for m in methods:
+            parts = [f"{model.title(model.item_ids[hist[j]])[:40]} ({'%+.3f' % v if m == 'influence' else '%.2f' % v})"
+                     for j, v in found[m][k]]
+            lines.append(f"       {m:<9} " + "; ".join(parts))
+    return lines
+
+
 def _recommend_next_item(model, args):
     recs = model.recommend(user=args.user, top=args.top)
     popular = model.popular(user=args.user, top=args.top)
@@ -167,7 +237,9 @@ def _recommend_next_item(model, args):
         return f"test HR@10 {hr[name]:.3f}" if name in hr else "not measured"
 
     print(f"User {args.user} (history of {n_known} movies known to the model). What to watch next:")
-    left = f"{cell} next-item model ({measured('lstm')})"
+    name = "lstm" if model.net.config.attention == "none" else "lstm_attention"
+    left = (f"{cell} next-item model" if name == "lstm" else f"{cell} + {model.net.config.attention} attention") \
+        + f" ({measured(name)})"
     right = f"most popular unseen movies ({measured('popularity')})"
     width = max(len(left), 46)
     print(f"     {left:<{width}}  {right}")
@@ -176,6 +248,8 @@ def _recommend_next_item(model, args):
         print(f"{rank:3d}. {a:<{width}}  {ptitle[:46]} ({count})")
     print("(percent: the model's probability that this is the next movie; count: times watched in the histories "
           "the model was refitted on; HR@10: share of users whose next movie, held out, is in the top 10)")
+    if args.explain:
+        print("\n".join(_explain_lines(model, args, recs)))
     return 0
 
 
@@ -243,6 +317,12 @@ def build_parser():
                    help=f"next-item: the output layer is the embedding table (default {'tied' if n.tied else 'not'}; "
                         "tied needs embed dim = hidden size, and one of them given sets both)")
     p.add_argument("--window", type=int, help=f"rating task: most ratings read before a cut (default {d.window})")
+    p.add_argument("--attention", choices=["none", "dot", "additive"],
+                   help="next-item: also fit the NARM-style model whose scores see the last state and an "
+                        "attention-weighted summary of the recent states (dot: q.k/sqrt(H); additive: NARM's); "
+                        "its model is the one saved, the plain one is beside it in the table (default none)")
+    p.add_argument("--attention-window", type=_positive_int,
+                   help=f"next-item: states the attention sees, the last one included (default {n.window})")
     p.add_argument("--cuts", type=int, help=f"rating task: training cuts per phase (default {d.cuts})")
     p.add_argument("--epochs", type=int,
                    help=f"most epochs while choosing on validation (default {d.epochs}; next-item {n.epochs})")
@@ -296,6 +376,22 @@ def build_parser():
         if name == "recommend":
             p.add_argument("--user", type=int, required=True, help="user id as in the data")
             p.add_argument("--top", type=_positive_int, default=10, help="how many movies (default 10)")
+            p.add_argument("--explain", action="store_true",
+                           help="next-item model: for each movie, the 3 movies of the history that support it most")
+            p.add_argument("--explain-method", choices=["influence", "attention", "both"],
+                           help="influence: leave-one-out (any model); attention: the attention weights (models "
+                                "with attention); default both where there is attention, else influence")
+        else:
+            p.add_argument("--faithfulness", action="store_true",
+                           help="next-item model: delete the history movies each explanation method ranks most "
+                                "important, against random and most recent ones; print the table")
+            p.add_argument("--draws", type=_positive_int, default=5,
+                           help="--faithfulness: random deletions per user and k (default 5)")
+            p.add_argument("--seed", type=int, default=0, help="--faithfulness: seed of the random deletions")
+            p.add_argument("--json", help="--faithfulness: also write the result to this JSON file")
+            p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.add_argument("--depth", type=_positive_int, default=20,
+                       help="--explain/--faithfulness: consider the last DEPTH movies of a history (default 20)")
         p.set_defaults(func=func)
     return parser
 

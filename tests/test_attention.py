@@ -185,3 +185,109 @@ def test_the_attentive_model_learns_a_sequential_rule_and_is_reproducible():
     pop_ndcg = ranking_metrics(target_ranks(np.tile(pop, (len(vh), 1)), targets,
                                             exclusion_mask(vh, s.num_items)))["NDCG@10"]
     assert fit.history[fit.best_epoch]["NDCG@10"] > pop_ndcg + 0.05, (fit.history, pop_ndcg)
+
+
+# --------------------------------------------------------------------------- explanations and the command line
+
+
+@pytest.fixture(scope="module")
+def attentive_run(tmp_path_factory):
+    from lstm_np.cli import main
+
+    out = tmp_path_factory.mktemp("attn") / "run"
+    assert main(["train", "--task", "next-item", "--data", "synthetic", "--quick", "--attention", "additive",
+                 "--attention-window", "8", "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def test_a_run_with_attention_reports_both_recurrent_models_and_saves_the_attentive_one(attentive_run):
+    import json
+
+    from lstm_np.recommender.nextitem_model import NextItemRecommender
+    from lstm_np.recommender.nextitem_pipeline import markdown_table
+
+    metrics = json.loads((attentive_run / "metrics.json").read_text())
+    assert {"lstm", "lstm_attention"} <= set(metrics["summary"])
+    assert metrics["per_seed"][0]["rows"]["lstm"]["choice"]["attention"] == "none"
+    assert metrics["per_seed"][0]["rows"]["lstm_attention"]["choice"]["attention"] == "additive"
+    assert {"lstm", "lstm_attention"} <= set(metrics["per_seed"][0]["temporal"])
+    assert any(line.startswith("| LSTM + additive attention |") for line in markdown_table(metrics).splitlines())
+    model = NextItemRecommender.load(attentive_run)
+    assert isinstance(model.net, AttentiveNextItemNet) and model.net.config.window == 8
+    hist = model.history(1)
+    np.testing.assert_allclose(model.scores(user=1), model.scores(history=hist.tolist()), rtol=0, atol=1e-12)
+
+
+def test_influence_is_the_fall_of_log_p_without_each_movie():
+    from lstm_np.recommender.explain import explain, support
+
+    net = make_net(20, TINY.replace(window=3))
+    h = np.array([4, 7, 1, 9, 12, 3])
+    s = support(net, h, [5, 6], "influence", depth=4)
+
+    def lp(hist):
+        z = net.score([hist])[0]
+        return z - np.log(np.exp(z - z.max()).sum()) - z.max()
+
+    for j in range(6):
+        want = 0.0 if j < 2 else lp(h)[5] - lp(np.delete(h, j))[5]  # only the last depth = 4 are candidates
+        assert s[0, j] == pytest.approx(want, abs=1e-12)
+    w = support(net, h, [5, 6], "attention", depth=4)
+    np.testing.assert_allclose(w[0], w[1])  # attention: the same for every recommended movie
+    np.testing.assert_allclose(w[0, 3:], net.attention_weights(h)[3:])  # window 3: the last three steps
+    top = explain(net, h, [5], "influence", depth=4, top=2)[0]
+    assert [j for j, _ in top] == list(np.argsort(-s[0])[:2])
+
+
+def test_explanations_refuse_what_they_cannot_do():
+    from lstm_np.recommender.explain import faithfulness, support
+
+    plain = make_net(20, TINY.replace(attention="none"))
+    with pytest.raises(ValueError, match="needs a model with attention"):
+        support(plain, [1, 2, 3], [4], "attention")
+    with pytest.raises(ValueError, match="method must be one of"):
+        support(plain, [1, 2, 3], [4], "gradient")
+    with pytest.raises(ValueError, match="depth"):
+        support(plain, [1, 2, 3], [4], "influence", depth=0)
+    with pytest.raises(ValueError, match="item ids|items"):
+        support(plain, [1, 2, 3], [40], "influence")
+    with pytest.raises(ValueError, match="at most depth"):
+        faithfulness(plain, [np.arange(10)], ks=(3, 30), depth=20)
+
+
+def test_recommend_explain_and_faithfulness_from_the_command_line(attentive_run, capsys, tmp_path):
+    import json
+
+    from lstm_np.cli import main
+
+    assert main(["recommend", str(attentive_run), "--user", "1", "--top", "3", "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert "Why?" in out and out.count("influence ") == 3 and out.count("attention ") >= 3
+    assert main(["evaluate", str(attentive_run), "--faithfulness", "--no-progress", "--depth", "8", "--draws", "2",
+                 "--json", str(tmp_path / "f.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| the k most influential (leave-one-out) |" in out and "| k at random (2 draws) |" in out
+    result = json.loads((tmp_path / "f.json").read_text())
+    rows = result["rows"]
+    assert set(rows) == {"influence", "attention", "recent", "random"}
+    # leave-one-out influence removes more of the score than random deletion (a large margin on this data)
+    assert rows["influence"]["3"]["drop"] > 2 * rows["random"]["3"]["drop"]
+    with pytest.raises(SystemExit):  # argparse: a usage line and status 2
+        main(["recommend", str(attentive_run), "--user", "1", "--explain", "--depth", "0"])
+    assert "--depth: must be a positive integer" in capsys.readouterr().err
+
+
+def test_explain_errors_are_one_line(attentive_run, capsys, tmp_path):
+    from lstm_np.cli import main
+
+    plain = tmp_path / "plain"
+    assert main(["train", "--task", "next-item", "--data", "synthetic", "--quick", "--out", str(plain),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["recommend", str(plain), "--user", "1", "--explain", "--explain-method", "attention"]) == 2
+    assert "needs a model with attention" in capsys.readouterr().err
+    assert main(["train", "--task", "next-item", "--data", "synthetic", "--quick", "--attention-window", "4",
+                 "--out", str(tmp_path / "x"), "--no-progress"]) == 2
+    assert "--attention-window needs --attention" in capsys.readouterr().err
+    assert main(["train", "--data", "synthetic", "--attention", "dot", "--out", str(tmp_path / "y")]) == 2
+    assert "option of --task next-item" in capsys.readouterr().err

@@ -5,7 +5,8 @@ recurrent model (``nextitem_protocol.run_next_item_protocol``), and the
 same models' top-10 lists on the temporal split under its own protocol
 (``temporal_top_n``); the two are independent jobs (``workers`` runs that
 many at once). The
-first seed's refitted recurrent model is saved as a
+first seed's refitted recurrent model (the attentive one when
+``config.attention`` is set, the plain one beside it in the table) is saved as a
 ``NextItemRecommender`` (with the popularity counts' histories and the
 titles, so ``lstm-np recommend`` needs no data set); ``metrics.json`` holds
 every seed's rows and the mean and sample standard deviation over seeds.
@@ -35,7 +36,8 @@ RUN_FILES = ("model.npz", "model.json", "metrics.json", "training.png")
 
 #: Labels of the rows, in the order printed.
 MODEL_LABELS = {"popularity": "popularity", "itemknn": "item-kNN (cosine, shrunk)",
-                "transition": "first-order transitions", "bprmf": "BPR-MF", "ease": "EASE", "lstm": "LSTM next-item"}
+                "transition": "first-order transitions", "bprmf": "BPR-MF", "ease": "EASE", "lstm": "LSTM next-item",
+                "lstm_attention": "LSTM + attention"}
 
 #: A run of a few seconds (CI, the notebooks' quick mode): small grids, a few epochs.
 QUICK = {"config": {"embed_dim": 16, "hidden_size": 16, "epochs": 3, "patience": 2},
@@ -57,7 +59,8 @@ def _one_job(args):
     seqs = leave_one_out(ratings, tie_break=tie_break, seed=config.seed)
     rows, models = run_next_item_protocol(seqs, config, baselines=baselines, grids=grids, log=log,
                                           progress=progress)
-    return rows, models["lstm"].net, seqs
+    saved = "lstm_attention" if "lstm_attention" in models else "lstm"
+    return rows, models[saved].net, seqs
 
 
 def _mean_sd(values):
@@ -81,11 +84,15 @@ def summarise_seeds(per_seed):
     return out
 
 
-def _label(name, cell):
-    return f"{cell.upper()} next-item" if name == "lstm" else MODEL_LABELS.get(name, name)
+def _label(name, cell, attention="none"):
+    if name == "lstm":
+        return f"{cell.upper()} next-item"
+    if name == "lstm_attention":
+        return f"{cell.upper()} + {attention} attention"
+    return MODEL_LABELS.get(name, name)
 
 
-def ranking_table(summary, n_seeds, cell="lstm"):
+def ranking_table(summary, n_seeds, cell="lstm", attention="none"):
     """The summary as plain text: test metrics with seen items removed and kept, the temporal split's top 10."""
     def f(pair):
         m, sd = pair
@@ -98,7 +105,7 @@ def ranking_table(summary, n_seeds, cell="lstm"):
     for name in sorted(summary, key=lambda n: list(MODEL_LABELS).index(n) if n in MODEL_LABELS else 99):
         s = summary[name]
         rem, kept = s["test"]["removed"], s["test"]["kept"]
-        lines.append(f"{_label(name, cell):<{w}} {f(rem['HR@10']):>15} {f(rem['NDCG@10']):>15} "
+        lines.append(f"{_label(name, cell, attention):<{w}} {f(rem['HR@10']):>15} {f(rem['NDCG@10']):>15} "
                      f"{f(rem['MRR@10']):>15} {f(kept['HR@10']):>15} {f(kept['NDCG@10']):>15} "
                      f"{f(s['temporal']['users_with_hit']):>15}")
     lines.append("(HR/NDCG/MRR: seen items removed unless 'kept'; temporal hit: share of users with a test movie in the "
@@ -177,7 +184,7 @@ def run_next_item(data="movielens", config: NextItemConfig | None = None, out_di
             from .plots import next_item_figure
 
             next_item_figure(per_seed, stage / "training.png")
-    say(ranking_table(summary, len(seeds), config.cell))
+    say(ranking_table(summary, len(seeds), config.cell, config.attention))
     say(f"{seconds:.0f} s in all")
     return metrics
 
@@ -198,7 +205,7 @@ def markdown_table(metrics, temporal=True):
     for name in sorted(summary, key=lambda k: list(MODEL_LABELS).index(k) if k in MODEL_LABELS else 99):
         s = summary[name]
         rem, kept = s["test"]["removed"], s["test"]["kept"]
-        label = _label(name, metrics["config"]["cell"])
+        label = _label(name, metrics["config"]["cell"], metrics["config"].get("attention", "none"))
         lines.append(f"| {label} | {f(rem['HR@5'])} | {f(rem['HR@10'])} | {f(rem['HR@20'])} | {f(rem['NDCG@10'])} | "
                      f"{f(rem['MRR@10'])} | {f(kept['HR@10'])} | {f(kept['NDCG@10'])} | {f(kept['MRR@10'])} |"
                      + (f" {f(s['temporal']['users_with_hit'])} |" if temporal else ""))

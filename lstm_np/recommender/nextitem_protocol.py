@@ -47,7 +47,7 @@ from .attentive import make_net
 from .nextitem import NextItemConfig, next_item_validation, train_next_item
 from .ranking import exclusion_mask, ranking_metrics, target_ranks, top_n_metrics
 
-__all__ = ["SETTINGS", "SELECT", "evaluate", "choose_and_refit", "fit_lstm", "run_next_item_protocol",
+__all__ = ["SETTINGS", "SELECT", "evaluate", "choose_and_refit", "fit_lstm", "recurrent_models", "run_next_item_protocol",
            "temporal_top_n", "LSTMScorer"]
 
 #: The two ranking settings: are the items of the user's history removed from the ranking?
@@ -164,26 +164,36 @@ def fit_lstm(seqs: Sequences, config: NextItemConfig, *, make_layer=None, log=No
     test_metrics = evaluate(LSTMScorer(refit).score, seqs, TEST)
     seconds = time.perf_counter() - t0
     history = [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()} for row in fit.history]
-    return {"choice": {"epochs": epochs, "cell": config.cell}, "val": val_metrics, "test": test_metrics,
+    return {"choice": {"epochs": epochs, "cell": config.cell, "attention": config.attention}, "val": val_metrics, "test": test_metrics,
             "seconds": round(seconds, 2), "history": history}, refit
+
+
+def recurrent_models(config: NextItemConfig):
+    """The recurrent models a run fits: ``{"lstm": the plain model}``, and with ``config.attention`` set also
+    ``{"lstm_attention": config}`` (the plain one is then ``config`` without attention, for comparison)."""
+    if config.attention == "none":
+        return {"lstm": config}
+    return {"lstm": config.replace(attention="none"), "lstm_attention": config}
 
 
 def run_next_item_protocol(seqs: Sequences, config: NextItemConfig | None = None, *, baselines=None, grids=None,
                            lstm=True, make_layer=None, log=print, progress=True):
-    """Every baseline and the recurrent model under the protocol, on one leave-one-out split.
+    """Every baseline and the recurrent model(s) under the protocol, on one leave-one-out split.
 
     Parameters
     ----------
     seqs : Sequences
         From ``data.sequences.leave_one_out``.
     config : NextItemConfig
-        The recurrent model's settings; its seed also seeds BPR-MF.
+        The recurrent model's settings; its seed also seeds BPR-MF. With
+        ``config.attention`` set, the plain model and the attentive one are
+        both fitted (``recurrent_models``).
     baselines : sequence of str, optional
         Names in ``ranking_baselines.MODELS`` (default: all).
     grids : dict, optional
         ``{name: grid}`` replacing ``ranking_baselines.GRIDS`` entries (a quick run uses small ones).
     lstm : bool
-        Also fit the recurrent model.
+        Also fit the recurrent model(s).
     log : callable or None
     progress : bool
         A line per epoch of the recurrent model's choosing.
@@ -201,13 +211,14 @@ def run_next_item_protocol(seqs: Sequences, config: NextItemConfig | None = None
     for name in (rb.MODELS if baselines is None else baselines):
         rows[name], models[name] = choose_and_refit(name, seqs, grid=(grids or {}).get(name), seed=config.seed,
                                                     log=say)
-    if lstm:
-        say(f"{config.cell.upper()} next-item model: choosing the epoch count on validation")
-        rows["lstm"], net = fit_lstm(seqs, config, make_layer=make_layer, log=say if progress else None)
-        models["lstm"] = LSTMScorer(net)
-        say(f"{config.cell}: {rows['lstm']['choice']['epochs']} epochs chosen on validation (NDCG@10 "
-            f"{rows['lstm']['val']['removed'][SELECT]:.4f}); test HR@10 {rows['lstm']['test']['removed']['HR@10']:.4f} "
-            f"({rows['lstm']['seconds']:.1f} s)")
+    for name, cfg in (recurrent_models(config).items() if lstm else ()):
+        label = cfg.cell + ("" if cfg.attention == "none" else f" + {cfg.attention} attention")
+        say(f"{label} next-item model: choosing the epoch count on validation")
+        rows[name], net = fit_lstm(seqs, cfg, make_layer=make_layer, log=say if progress else None)
+        models[name] = LSTMScorer(net)
+        say(f"{label}: {rows[name]['choice']['epochs']} epochs chosen on validation (NDCG@10 "
+            f"{rows[name]['val']['removed'][SELECT]:.4f}); test HR@10 {rows[name]['test']['removed']['HR@10']:.4f} "
+            f"({rows[name]['seconds']:.1f} s)")
     return rows, models
 
 
@@ -231,8 +242,8 @@ def temporal_top_n(ratings: Ratings, config: NextItemConfig, *, baselines=None, 
     the user's validation movies; **refit** on train + validation; **score
     test once**: the ``n`` movies it scores highest among those the user has
     not seen in train + validation, judged against all of the user's test
-    movies (``ranking.top_n_metrics``). The recurrent model's architecture
-    is ``config`` as given.
+    movies (``ranking.top_n_metrics``). The recurrent models are those of
+    ``recurrent_models(config)``, each with its architecture as given.
 
     Returns
     -------
@@ -269,15 +280,16 @@ def temporal_top_n(ratings: Ratings, config: NextItemConfig, *, baselines=None, 
         if log:
             log(f"temporal split, {name}: {best[0] or 'no settings'} chosen on its validation; users with a hit in "
                 f"the top {n} {out[name]['users_with_hit']:.3f} ({time.perf_counter() - t0:.1f} s)")
-    t0 = time.perf_counter()
-    net = make_net(seqs.num_items, config, make_layer=make_layer)
-    fit = train_next_item(net, h_tr, epochs=config.epochs, val=lambda m: val_metrics(m.score(h_tr)), select=key)
-    refit = make_net(seqs.num_items, config, make_layer=make_layer)
-    if fit.best_epoch > 0:
-        train_next_item(refit, h_tv, epochs=fit.best_epoch)
-    out["lstm"] = {**top_n_metrics(refit.score(h_tv), rel_test, n=n, exclude=ex_tv),
-                   "choice": {"epochs": int(fit.best_epoch), "cell": config.cell}}
-    if log:
-        log(f"temporal split, {config.cell}: {fit.best_epoch} epochs chosen on its validation; users with a hit in "
-            f"the top {n} {out['lstm']['users_with_hit']:.3f} ({time.perf_counter() - t0:.1f} s)")
+    for name, cfg in recurrent_models(config).items():
+        t0 = time.perf_counter()
+        net = make_net(seqs.num_items, cfg, make_layer=make_layer)
+        fit = train_next_item(net, h_tr, epochs=cfg.epochs, val=lambda m: val_metrics(m.score(h_tr)), select=key)
+        refit = make_net(seqs.num_items, cfg, make_layer=make_layer)
+        if fit.best_epoch > 0:
+            train_next_item(refit, h_tv, epochs=fit.best_epoch)
+        out[name] = {**top_n_metrics(refit.score(h_tv), rel_test, n=n, exclude=ex_tv),
+                     "choice": {"epochs": int(fit.best_epoch), "cell": cfg.cell, "attention": cfg.attention}}
+        if log:
+            log(f"temporal split, {name}: {fit.best_epoch} epochs chosen on its validation; users with a hit in "
+                f"the top {n} {out[name]['users_with_hit']:.3f} ({time.perf_counter() - t0:.1f} s)")
     return out
