@@ -87,8 +87,12 @@ GATES = ("i", "f", "z", "o")
 
 
 def log_sigmoid(z):
-    """log sigma(z) = -log(1 + exp(-z)), for any shape, without overflow (``-logaddexp(0, -z)``)."""
-    return -np.logaddexp(0.0, -z)
+    """log sigma(z) = -log(1 + exp(-z)), for any shape, written so that exp never overflows.
+
+    For z >= 0 it is -log(1 + exp(-z)); for z < 0, log sigma(z) = z - log(1 + exp(z)); both are
+    min(z, 0) - log(1 + exp(-|z|)), whose exp is of a number <= 0.
+    """
+    return np.minimum(z, 0) - np.log1p(np.exp(-np.abs(z)))
 
 
 def step_forward(x, h_prev, c_prev, n_prev, m_prev, Wx, Wh, b):

@@ -25,7 +25,8 @@ it two ways, chosen by ``method``:
   however far the terms spread; a shift by one global maximum before a plain
   cumsum would underflow the early terms of long sequences.
 
-Both give the same numbers (tested to 1e-12 in float64). The scan is
+Both give the same numbers (tested to 1e-12 in float64); ``"loop"`` is the
+layers' default. The scan is
 "parallel" in the paper's sense (depth O(log T) on a GPU); in NumPy it is one
 sequential C loop per cumulative operation, so what it saves here is the
 Python overhead of T iterations, at the price of an exp, a log and a
@@ -132,54 +133,67 @@ def _run(method, log_a, a, b, h0):
 
 # --------------------------------------------------------------------------- the two cells' coefficients
 # Each turns the pre-activations act = x Wx + b (T, B, kH) into the
-# recurrence's coefficients a, log a and b, and back: from the gradients dA,
-# dB at a and b to the gradient at the pre-activations.
-#
-# One trick, for minLSTM: f_norm = f / (f + i) is computed as
-# sigma(log f - log i), the same number, which stays defined where both gates
-# round to 0 (sigma(z) is 0.0 below z = -19 in float64, and 0 / 0 is NaN);
-# its log is log sigma(log f - log i), which the scan needs.
+# recurrence's coefficients a, b (and log a, which only the scan needs), and
+# back: from the gradients dA, dB at a and b to the gradient at act.
+
+
+def _normalised(a_f, a_i):
+    """minLSTM's f, i, f_norm = f / (f + i), i_norm = i / (f + i), from the pre-activations.
+
+    Where both gates round to 0 (sigma(z) is 0.0 below about z = -38 in
+    float64) f / (f + i) would be 0 / 0; there f_norm is its limit
+    sigma(a_f - a_i) (f ~ exp(a_f), i ~ exp(a_i)).
+    """
+    f, i = sigmoid(a_f), sigmoid(a_i)
+    s = f + i
+    with np.errstate(invalid="ignore"):
+        f_norm, i_norm = f / s, i / s
+    under = s == 0
+    if under.any():
+        f_norm[under], i_norm[under] = sigmoid(a_f[under] - a_i[under]), sigmoid(a_i[under] - a_f[under])
+    return f, i, f_norm, i_norm
 
 
 def _minlstm_coefficients(act, H, want_log):
-    log_f, log_i = log_sigmoid(act[..., 0 * H : 1 * H]), log_sigmoid(act[..., 1 * H : 2 * H])
-    a = sigmoid(log_f - log_i)                            # f_norm = f / (f + i)
-    b = sigmoid(log_i - log_f) * act[..., 2 * H : 3 * H]  # i_norm * h_tilde
-    return (log_sigmoid(log_f - log_i) if want_log else None), a, b
+    a_f, a_i, h_tilde = act[..., 0 * H : 1 * H], act[..., 1 * H : 2 * H], act[..., 2 * H : 3 * H]
+    _, _, f_norm, i_norm = _normalised(a_f, a_i)
+    # log f_norm = log sigma(log f - log i): defined even where f_norm itself rounds to 0
+    log_a = log_sigmoid(log_sigmoid(a_f) - log_sigmoid(a_i)) if want_log else None
+    return log_a, f_norm, i_norm * h_tilde
 
 
 def _minlstm_dz(dA, dB, act, H):
     a_f, a_i, h_tilde = act[..., 0 * H : 1 * H], act[..., 1 * H : 2 * H], act[..., 2 * H : 3 * H]
-    d = log_sigmoid(a_f) - log_sigmoid(a_i)
-    f_norm, i_norm = sigmoid(d), sigmoid(-d)
+    f, i, f_norm, i_norm = _normalised(a_f, a_i)
     df_norm, di_norm = dA, dB * h_tilde                   # as cells.minrnn.minlstm_step_backward
-    dz_f = (df_norm - di_norm) * f_norm * i_norm * sigmoid(-a_f)   # 1 - f = sigma(-a_f)
-    dz_i = (di_norm - df_norm) * f_norm * i_norm * sigmoid(-a_i)
+    dz_f = (df_norm - di_norm) * f_norm * i_norm * (1 - f)
+    dz_i = (di_norm - df_norm) * f_norm * i_norm * (1 - i)
     return np.concatenate([dz_f, dz_i, dB * i_norm], axis=-1)
 
 
 def _minlstm_a(act, H, want_log):
-    d = log_sigmoid(act[..., 0 * H : 1 * H]) - log_sigmoid(act[..., 1 * H : 2 * H])
-    return (log_sigmoid(d) if want_log else None), sigmoid(d)
+    a_f, a_i = act[..., 0 * H : 1 * H], act[..., 1 * H : 2 * H]
+    log_a = log_sigmoid(log_sigmoid(a_f) - log_sigmoid(a_i)) if want_log else None
+    return log_a, _normalised(a_f, a_i)[2]
 
 
 def _mingru_coefficients(act, H, want_log):
     a_z, h_tilde = act[..., 0 * H : 1 * H], act[..., 1 * H : 2 * H]
-    a = sigmoid(-a_z)                                     # 1 - z
-    b = sigmoid(a_z) * h_tilde                            # z * h_tilde
-    return (log_sigmoid(-a_z) if want_log else None), a, b
+    z = sigmoid(a_z)
+    log_a = log_sigmoid(-a_z) if want_log else None       # log(1 - z) = log sigma(-a_z)
+    return log_a, 1 - z, z * h_tilde
 
 
 def _mingru_dz(dA, dB, act, H):
     a_z, h_tilde = act[..., 0 * H : 1 * H], act[..., 1 * H : 2 * H]
     z = sigmoid(a_z)
     dz = dB * h_tilde - dA                                # dh (h_tilde - h_prev), as cells.minrnn
-    return np.concatenate([dz * z * sigmoid(-a_z), dB * z], axis=-1)
+    return np.concatenate([dz * z * (1 - z), dB * z], axis=-1)
 
 
 def _mingru_a(act, H, want_log):
     a_z = act[..., 0 * H : 1 * H]
-    return (log_sigmoid(-a_z) if want_log else None), sigmoid(-a_z)
+    return (log_sigmoid(-a_z) if want_log else None), 1 - sigmoid(a_z)
 
 
 _CELLS = {"minlstm": (MINLSTM_GATES, _minlstm_coefficients, _minlstm_dz, _minlstm_a),
@@ -200,7 +214,7 @@ class MinRNNCache(NamedTuple):
     Wx: np.ndarray
 
 
-def minrnn_forward(cell, x, Wx, b, h0, mask=None, method="scan"):
+def minrnn_forward(cell, x, Wx, b, h0, mask=None, method="loop"):
     """Run minLSTM or minGRU over a sequence (no argument checks: see the layers' ``forward``).
 
     Parameters
@@ -234,7 +248,7 @@ def minrnn_forward(cell, x, Wx, b, h0, mask=None, method="scan"):
     return out, hs[T].copy(), MinRNNCache(cell, xt, act, hs, m, Wx)
 
 
-def minrnn_backward(dout, cache, dh_T=None, method="scan"):
+def minrnn_backward(dout, cache, dh_T=None, method="loop"):
     """Backpropagation through time (no argument checks: see the layers' ``backward``).
 
     Parameters
@@ -302,7 +316,7 @@ class _MinRNN(RecurrentLayer):
     cell = None
     has_cell_state = False
 
-    def __init__(self, input_size, hidden_size, *, rng=None, dtype=np.float64, method="scan"):
+    def __init__(self, input_size, hidden_size, *, rng=None, dtype=np.float64, method="loop"):
         self.method = _check_method(method)
         gates = _CELLS[self.cell][0]
         self._setup(input_size, hidden_size, rng, dtype, lambda D, H, r, dt: _init_params(gates, D, H, r, dt))
@@ -408,9 +422,11 @@ class MinLSTM(_MinRNN):
     rng : numpy.random.Generator or int or None
         Source of the initial weights (Glorot-uniform ``Wx``, zero ``b``).
     dtype : float32 or float64
-    method : {"scan", "loop"}
+    method : {"loop", "scan"}
         How ``forward`` and ``backward`` run the recurrence (the same
-        numbers either way; see the module docstring).
+        numbers either way; see the module docstring). The loop is the
+        default because it was the faster of the two for training batches
+        on the CPU (``benchmarks/bench_scan.py``).
 
     Attributes
     ----------
