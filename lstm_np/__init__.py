@@ -9,7 +9,9 @@ Modules, one idea each:
 * ``lstm_np.losses``      masked MSE, softmax cross-entropy
 * ``lstm_np.optim``       SGD with momentum, Adam, global-norm clipping
 * ``lstm_np.gradcheck``   numerical gradients and the report
+* ``lstm_np.io``          saved models (.npz + JSON, no pickle), run folders
 * ``lstm_np.charlm``      a character-level language model (``lstm-np textgen``)
+* ``lstm_np.studies``     the experiments behind the README's tables (``lstm-np compare``, ``lstm-np lab``)
 * ``lstm_np.exercises``   the checker for the exercises of notebook 08
 * ``lstm_np.data``      MovieLens-100K, the temporal split, synthetic data
 * ``lstm_np.recommender``  the sequence recommender

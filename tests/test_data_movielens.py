@@ -33,6 +33,7 @@ from lstm_np.data import (
     verify,
     write_grouplens,
 )
+from lstm_np.data import cache as data_cache
 from lstm_np.data import movielens
 
 # (user, item, rating, timestamp) -- the small data set used throughout.
@@ -338,7 +339,7 @@ def test_failed_cache_write_leaves_no_partial_files(tmp_path, monkeypatch):
         (Path(folder) / "u.data").write_text("partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(movielens, "write_grouplens", half_write)
+    monkeypatch.setattr(data_cache, "write_grouplens", half_write)  # as the cache writer sees it
     lines: list[str] = []
     ratings = fetch_movielens_100k(tmp_path, sources=[Counting("s", result=good_raw())],
                                    expected_sha256=SMALL_SHA, log=lines.append)

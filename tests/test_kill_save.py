@@ -49,7 +49,7 @@ import json, os, sys, numpy as np
 from lstm_np import io
 out = sys.argv[1]
 if os.environ.get("NO_EXCHANGE"):
-    io._exchange = None  # the fallback of systems without renameat2: two renames, finished by the next call
+    io.runs._exchange = None  # the fallback of systems without renameat2: two renames, finished by the next call
 k = 0
 while True:
     v = 1 + k % 2
@@ -100,7 +100,7 @@ def test_killed_model_saves_leave_the_old_or_the_new_model(tmp_path):
 @pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two-renames"])
 def test_killed_run_folder_writes_leave_the_old_or_the_new_run(tmp_path, exchange, monkeypatch):
     if not exchange:
-        monkeypatch.setattr(io, "_exchange", None)
+        monkeypatch.setattr(io.runs, "_exchange", None)
     rng = np.random.default_rng(1)
     out = tmp_path / "run"
     for _ in range(max(3, KILLS // 2 if exchange else KILLS // 4)):

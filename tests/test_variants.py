@@ -338,19 +338,19 @@ def test_float32_stays_float32(name, rng):
         layer.forward(x.astype(np.float64))
 
 
-# --------------------------------------------------------------------------- the laboratory (lstm_np.experiments)
+# --------------------------------------------------------------------------- the laboratory (lstm_np.studies.laboratory)
 
 
 @pytest.fixture(scope="module")
 def lab_run(tmp_path_factory):
-    from lstm_np.experiments import LAB_QUICK, run_lab
+    from lstm_np.studies import LAB_QUICK, run_lab
 
     out = tmp_path_factory.mktemp("lab")
     return out, run_lab(out, settings=LAB_QUICK, verbose=False, workers=1)
 
 
 def test_lab_quick_run_covers_every_variant_and_task(lab_run):
-    from lstm_np.experiments import LAB_QUICK, format_lab, load_lab
+    from lstm_np.studies import LAB_QUICK, format_lab, load_lab
 
     out, r = lab_run
     assert {p.name for p in out.iterdir()} >= {"lab.md", "lab.json", "lab.png"}
@@ -372,7 +372,8 @@ def test_lab_quick_run_covers_every_variant_and_task(lab_run):
 
 
 def test_lab_runs_are_reproducible():
-    from lstm_np.experiments import LAB_QUICK, _lab_job
+    from lstm_np.studies import LAB_QUICK
+    from lstm_np.studies.laboratory import _lab_job
 
     for job in [("adding", "coupled", 8, 3), ("char", "peephole", None, 3)]:
         a, b = _lab_job(job, LAB_QUICK), _lab_job(job, LAB_QUICK)
@@ -381,7 +382,7 @@ def test_lab_runs_are_reproducible():
 
 
 def test_lab_settings_refuse_unknown_variants():
-    from lstm_np.experiments import LabSettings
+    from lstm_np.studies import LabSettings
 
     with pytest.raises(ValueError, match=r"variants \['gru'\] are not in"):
         LabSettings(variants=("lstm", "gru"))

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .movielens import Ratings
+from .ratings import Ratings
 from .split import TEST, TRAIN, VAL, Split
 
 __all__ = ["TIE_BREAKS", "Sequences", "interaction_order", "leave_one_out", "sequences_from_split"]

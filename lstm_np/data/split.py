@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .movielens import Ratings
+from .ratings import Ratings
 
 __all__ = ["TRAIN", "VAL", "TEST", "Split", "temporal_split"]
 

@@ -30,7 +30,7 @@ from itertools import accumulate
 
 import numpy as np
 
-from .movielens import Ratings
+from .ratings import Ratings
 
 __all__ = ["make_synthetic", "synthetic_groups"]
 

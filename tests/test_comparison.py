@@ -1,4 +1,4 @@
-"""The experiments module: the adding-problem data, a quick run, and learning."""
+"""The comparison study (lstm_np.studies.comparison): the adding-problem data, a quick run, and learning."""
 
 import json
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from lstm_np.experiments import (
+from lstm_np.studies import (
     CELLS,
     FULL,
     QUICK,
@@ -89,7 +89,7 @@ def test_gradient_flow_ends_match_one_backward_pass(cell, rng):
     norms = gradient_flow(model, x, y)
     assert norms.shape == (7,) and np.all(norms > 0)
     # ||dL/dh_0|| from the whole-sequence backward, with dL/dh_T from the head
-    from lstm_np.experiments import _cell_backward, _cell_forward
+    from lstm_np.studies.adding import _cell_backward, _cell_forward
     from lstm_np.losses import masked_mse
 
     out, state, cache = _cell_forward(model.cell, x)
