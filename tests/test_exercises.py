@@ -271,7 +271,7 @@ def test_tanh_c_missing_from_dz_o():
     assert {"dz_i", "dz_f", "dz_g", "dc_prev"} <= right_parts(result)
     # dx, dh_prev, ... are right for the learner's dz: said so, not blamed
     follows = line_about(result, "dx")
-    assert follows.startswith("dx, dh_prev, dWx, dWh: wrong only because dz is wrong (each is right for your dz)")
+    assert follows.startswith("dx, dh_prev, dWx, dWh, db: wrong only because dz is wrong (each is right for your dz)")
     assert result.parts["dz_o"] == "wrong" and result.parts["dh_prev"] == "follows"
 
 
@@ -317,7 +317,7 @@ def test_c_where_c_prev_belongs():
 def test_db_as_a_mean_is_caught_only_by_batches_and_named():
     result = _lstm_backward("db_mean")
     assert {"dz_i", "dz_f", "dz_o", "dz_g"} <= right_parts(result)  # B = 1: mean == sum
-    assert "db is the mean over the batch" in line_about(result, "db")
+    assert "dz.mean(axis=0) is the mean over the batch" in line_about(result, "db")
 
 
 def test_two_mistakes_are_each_named_on_their_own_part():
@@ -348,7 +348,7 @@ def test_the_fixed_input_shows_expected_and_got_numbers():
     "mistake, part, words",
     [
         ("no_forget", "c", "c is missing the forget path f * c_prev"),
-        ("no_tanh", "h", "h is missing tanh on c"),
+        ("no_tanh", "h", "h is missing the tanh on c"),
         ("pytorch_order", "o, g", "in the order i, f, g, o"),
         ("g_sigmoid", "g", "g went through sigma"),
     ],
@@ -471,48 +471,3 @@ def test_stub_notebook_runs_to_not_implemented_yet(monkeypatch):
     for name in ("check_lstm_forward", "check_lstm_backward", "check_gru_forward", "check_gru_backward"):
         assert f"{name}: not implemented yet" in text
     assert "PASSED" not in text
-
-
-# --------------------------------------------------------------------------- every known mistake, alone, is named
-
-
-def _learner_making(key, mistake):
-    """A step that makes exactly one of the checker's known mistakes (built from its own model of them)."""
-    ex = exercises._EXERCISES[key]
-
-    def probe(args):  # the model reads the forward inputs only for the GRU's bh (dr_no_bias)
-        if key == "gru_backward":
-            x, h_prev, Wx, Wh, r, z, n, u_n = args[1]
-            H = h_prev.shape[1]
-            bh = np.concatenate([np.zeros(2 * H), (u_n - (h_prev @ Wh)[:, 2 * H :])[0]])
-            return exercises._Probe("", 0, 0, 0, args, (None,) * 5 + (bh,))
-        return exercises._Probe("", 0, 0, 0, args, args)
-
-    def fn(*args):
-        p = ex.model(probe(args), frozenset([mistake]), {})
-        if key == "lstm_forward":
-            x, h_prev, c_prev, Wx, Wh, b = args
-            return p["h"], p["c"], (x, h_prev, c_prev, Wx, Wh, p["i"], p["f"], p["o"], p["g"], p["c"])
-        if key == "gru_forward":
-            x, h_prev, Wx, Wh, bx, bh = args
-            return p["h"], (x, h_prev, Wx, Wh, p["r"], p["z"], p["n"], p["u_n"])
-        if key == "lstm_backward":
-            return p["dx"], p["dh_prev"], p["dc_prev"], {"Wx": p["dWx"], "Wh": p["dWh"], "b": p["db"]}
-        return p["dx"], p["dh_prev"], {"Wx": p["dWx"], "Wh": p["dWh"], "bx": p["dbx"], "bh": p["dbh"]}
-
-    return fn
-
-
-ALL_MISTAKES = [(key, m) for key, ex in exercises._EXERCISES.items() for m in ex.mistakes]
-
-
-@pytest.mark.parametrize("key, mistake", ALL_MISTAKES, ids=[f"{k}-{m}" for k, m in ALL_MISTAKES])
-def test_every_known_mistake_alone_is_named_and_not_confused_with_another(key, mistake):
-    ex = exercises._EXERCISES[key]
-    result = exercises._check(key, _learner_making(key, mistake), verbose=False)
-    assert not result.ok
-    words = ex.mistakes[mistake]
-    first, _, rest = words.partition(": ")
-    assert (rest if first in ex.parts else words) in str(result), str(result)
-    others = [w for m, w in ex.mistakes.items() if m != mistake and w not in words]
-    assert not [w for w in others if w in str(result)], str(result)
