@@ -11,35 +11,22 @@ keep working; new code imports from ``lstm_np.studies`` (``studies.comparison``,
 
 from __future__ import annotations
 
-import argparse
+import sys
 
 from .studies import *  # noqa: F401,F403  (the public names, as before)
 from .studies import __all__ as _studies_all
-from .studies import format_lab, format_results, run, run_lab
 
 __all__ = [*_studies_all, "main"]
 
 
 def main(argv=None):
-    """``python -m lstm_np.experiments [--lab] [--quick] [--out DIR] [--workers N]``."""
-    p = argparse.ArgumentParser(prog="python -m lstm_np.experiments", description="RNN vs GRU vs LSTM, or (--lab) the laboratory of cell variants.")
-    p.add_argument("--lab", action="store_true",
-                   help="the laboratory instead: every variant of the cell on three tasks (default out: runs/lab)")
-    p.add_argument("--quick", action="store_true", default=None, help="small setting (< 30 s); or LSTM_NP_QUICK=1")
-    p.add_argument("--out", default=None, help="output folder (default: runs/experiments, or runs/lab with --lab)")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: 1 if quick, else CPUs, at most 4)")
-    args = p.parse_args(argv)
-    if args.lab:
-        out = args.out or "runs/lab"
-        results = run_lab(out, quick=args.quick, workers=args.workers)
-        print(format_lab(results))
-        print(f"wrote {out}/lab.md, lab.json, lab.png")
-        return 0
-    out = args.out or "runs/experiments"
-    results = run(out, quick=args.quick, workers=args.workers)
-    print(format_results(results))
-    print(f"wrote {out}/results.md, results.json, adding.png, gradient_flow.png")
-    return 0
+    """``python -m lstm_np.experiments [--lab] [--quick] [--out DIR] [--workers N]``: ``lstm-np compare`` (or,
+    with ``--lab``, ``lstm-np lab``) with the same options, output and exit status."""
+    from .cli import main as cli_main
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = "lab" if "--lab" in argv else "compare"
+    return cli_main([command, *(a for a in argv if a != "--lab")])
 
 
 if __name__ == "__main__":

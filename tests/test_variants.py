@@ -388,15 +388,6 @@ def test_lab_settings_refuse_unknown_variants():
         LabSettings(variants=("lstm", "gru"))
 
 
-def test_main_lab_flag_runs_the_laboratory(monkeypatch, tmp_path, lab_run, capsys):
-    import lstm_np.experiments as ex
-
-    calls = []
-    monkeypatch.setattr(ex, "run_lab", lambda out, quick, workers: calls.append((out, quick, workers)) or lab_run[1])
-    assert ex.main(["--lab", "--quick", "--out", str(tmp_path)]) == 0
-    assert calls == [(str(tmp_path), True, None)]
-    assert "| `coupled` |" in capsys.readouterr().out
-
 def test_variants_stack_and_the_stack_passes_the_gradient_check(rng):
     """A variant is a layer like the others: ``sequence.Stack`` takes it (cell state carried per layer)."""
     from lstm_np.sequence import Stack
