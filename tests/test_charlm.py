@@ -320,3 +320,92 @@ def test_cosine_learning_rate_schedule():
     assert cosine_lr(51, 100, 1e-2, 1e-4) == pytest.approx((1e-2 + 1e-4) / 2, rel=1e-12)
     lrs = [cosine_lr(t, 100, 1e-2, 1e-4) for t in range(1, 101)]
     assert all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] > 1e-4
+
+
+# ------------------------------------------------------------------ the helpers refuse nonsense (issue 18)
+
+
+@pytest.mark.parametrize("length, error, message", [
+    (0, ValueError, r"length must be an integer in \[1, 1,000,000\]; got 0"),
+    (-3, ValueError, "got -3"),
+    (2.5, ValueError, "length must be a whole number given as an int; got 2.5"),
+    (3.0, ValueError, "whole number given as an int"),
+    ("5", TypeError, "length must be an integer; got str '5'"),
+    (None, TypeError, "got NoneType"),
+    (True, TypeError, "got bool"),
+    (10**12, ValueError, "got 1000000000000"),
+])
+def test_sample_refuses_a_bad_length_before_drawing(length, error, message):
+    model, vocab = tiny_model(), Vocab("abcdefg")
+    rng = np.random.default_rng(0)
+    before = rng.bit_generator.state
+    with pytest.raises(error, match=message):
+        model.sample(vocab, length, rng=rng)
+    assert rng.bit_generator.state == before  # nothing drawn
+    assert len(model.sample(vocab, np.int64(3), rng=rng)) == 3
+
+
+def test_sample_refuses_a_foreign_vocabulary_or_prime():
+    model = tiny_model()
+    with pytest.raises(ValueError, match="vocab has 3 characters; this model predicts V = 7"):
+        model.sample(Vocab("abc"), 4)
+    with pytest.raises(TypeError, match="vocab must be a charlm.Vocab; got str"):
+        model.sample("abcdefg", 4)
+    with pytest.raises(TypeError, match="prime must be a str; got int"):
+        model.sample(Vocab("abcdefg"), 4, prime=5)
+
+
+def test_decode_refuses_unknown_negative_and_non_integer_ids():
+    vocab = Vocab("abc")
+    assert vocab.decode([0, 2, 1]) == "acb" and vocab.decode(np.array([[2], [0]])) == "ca" and vocab.decode([]) == ""
+    with pytest.raises(ValueError, match=r"contains id -1; expected ids in \[0, 3\)"):
+        vocab.decode([-1])  # not the last character
+    with pytest.raises(ValueError, match="contains id 3"):
+        vocab.decode([0, 3])
+    for bad in ([0.0, 1.0], "ab", None, [True]):
+        with pytest.raises(TypeError):
+            vocab.decode(bad)
+
+
+@pytest.mark.parametrize("args, error, message", [
+    ((0, 10, 1e-2, 1e-3), ValueError, r"step must be an integer in \[1, 10\]; got 0"),
+    ((11, 10, 1e-2, 1e-3), ValueError, "got 11"),
+    ((1, 0, 1e-2, 1e-3), ValueError, "steps must be an integer >= 1; got 0"),
+    ((1.5, 10, 1e-2, 1e-3), ValueError, "step must be a whole number"),
+    ((1, "10", 1e-2, 1e-3), TypeError, "steps must be an integer; got str"),
+    ((1, 10, -1e-2, 1e-3), ValueError, "lr must be > 0"),
+    ((1, 10, float("nan"), 1e-3), ValueError, "lr must be > 0 and finite; got nan"),
+    ((1, 10, 1e-2, float("inf")), ValueError, "lr_final must be > 0 and finite"),
+    ((1, 10, 1e-2, None), TypeError, "lr_final must be a real number"),
+])
+def test_cosine_lr_refuses_bad_arguments(args, error, message):
+    from lstm_np.charlm import cosine_lr
+
+    with pytest.raises(error, match=message):
+        cosine_lr(*args)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"batch_size": 0}, ValueError, "batch_size must be an integer >= 1; got 0"),
+    ({"seq_len": 0}, ValueError, "seq_len must be an integer >= 1; got 0"),
+    ({"seq_len": -1}, ValueError, "seq_len must be an integer >= 1; got -1"),
+    ({"seq_len": 2.5}, ValueError, "seq_len must be a whole number"),
+    ({"batch_size": "8"}, TypeError, "batch_size must be an integer; got str"),
+])
+def test_evaluate_bpc_refuses_sizes_that_would_score_nothing(kwargs, error, message):
+    model = tiny_model()
+    ids = np.arange(20) % 7
+    with pytest.raises(error, match=message):
+        evaluate_bpc(model, ids, **kwargs)
+    assert evaluate_bpc(model, ids, seq_len=1) == pytest.approx(evaluate_bpc(model, ids), abs=1e-12)  # chunks only
+
+
+def test_sample_len_zero_trains_without_samples_and_the_same_numbers():
+    common = dict(steps=4, hidden_size=8, embed_dim=4, batch_size=2, seq_len=8, eval_every=4, sample_every=4,
+                  eval_chars=200, max_vocab=None, seed=1)
+    none = train_char_model("lstm", TEXT, sample_len=0, **common)
+    some = train_char_model("lstm", TEXT, sample_len=5, **common)
+    assert none.samples == [] and len(some.samples[-1][1]) == 5
+    assert none.bpc == some.bpc and none.train_bpc == some.train_bpc
+    with pytest.raises(ValueError, match=r"sample_len must be an integer in \[0, 1,000,000\]"):
+        train_char_model("lstm", TEXT, sample_len=10**7, **common)

@@ -44,7 +44,7 @@ settings). Every public name is importable from ``lstm_np.charlm``.
 
 from .bigram import BIGRAM_KS, BigramModel, fit_bigram
 from .corpus import DEFAULT_MAX_CHARS, Corpus, file_corpus, stdlib_corpus, text_corpus
-from .model import LN2, CharLM, evaluate_bpc, layer_factory
+from .model import LN2, MAX_SAMPLE_LEN, CharLM, evaluate_bpc, layer_factory
 from .training import QUICK, CharLMConfig, CharLMResult, cosine_lr, train_char_model
 from .vocab import UNKNOWN, Vocab, split_held_out
 
@@ -52,5 +52,5 @@ __all__ = [
     "Corpus", "stdlib_corpus", "file_corpus", "text_corpus", "Vocab", "split_held_out",
     "BigramModel", "fit_bigram", "CharLM", "evaluate_bpc", "layer_factory",
     "CharLMConfig", "CharLMResult", "train_char_model", "DEFAULT_MAX_CHARS",
-    "QUICK", "cosine_lr", "UNKNOWN", "LN2", "BIGRAM_KS",
+    "QUICK", "cosine_lr", "UNKNOWN", "LN2", "BIGRAM_KS", "MAX_SAMPLE_LEN",
 ]

@@ -13,6 +13,7 @@ and bits per character = loss / ln 2.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -20,8 +21,25 @@ from .._checks import as_ids, as_rng
 from ..feedforward import Dense, Embedding
 from ..losses import softmax_cross_entropy
 from ..sequence.stack import CELLS, Stack
+from .vocab import Vocab
 
-__all__ = ["CharLM", "evaluate_bpc", "layer_factory", "LN2"]
+__all__ = ["CharLM", "evaluate_bpc", "layer_factory", "LN2", "MAX_SAMPLE_LEN"]
+
+#: The longest text ``CharLM.sample`` draws in one call (one forward step per character).
+MAX_SAMPLE_LEN = 1_000_000
+
+
+def check_count(name, v, low, high=None):
+    """``v`` as an int in [low, high]: TypeError unless a number (a str, None, a bool), ValueError for a
+    fraction (2.5, and 3.0 too: say 3) or a value out of range."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be an integer; got {type(v).__name__} {v!r}")
+    if not isinstance(v, (int, np.integer)):
+        raise ValueError(f"{name} must be a whole number given as an int; got {v!r}")
+    if v < low or (high is not None and v > high):
+        rule = f">= {low}" if high is None else f"in [{low}, {high:,}]"
+        raise ValueError(f"{name} must be an integer {rule}; got {v}")
+    return int(v)
 
 LN2 = math.log(2.0)
 
@@ -128,7 +146,7 @@ class CharLM:
         Parameters
         ----------
         vocab : Vocab
-        length : int >= 0
+        length : int in [1, MAX_SAMPLE_LEN]
         temperature : float > 0
         rng : numpy.random.Generator or int or None
             The same seed gives the same text.
@@ -143,15 +161,22 @@ class CharLM:
         """
         if not (isinstance(temperature, (int, float, np.floating)) and temperature > 0 and math.isfinite(temperature)):
             raise ValueError(f"temperature must be a finite number > 0; got {temperature!r}")
+        length = check_count("length", length, 1, MAX_SAMPLE_LEN)
+        if not isinstance(vocab, Vocab):
+            raise TypeError(f"vocab must be a charlm.Vocab; got {type(vocab).__name__}")
+        if len(vocab) != self.V:
+            raise ValueError(f"vocab has {len(vocab)} characters; this model predicts V = {self.V}")
         if prime is None:
             prime = "\n" if "\n" in vocab.index else vocab.chars[0]
+        if not isinstance(prime, str):
+            raise TypeError(f"prime must be a str; got {type(prime).__name__}")
         if not prime:
             raise ValueError("prime must have at least one character")
         rng = as_rng(rng)
         ids = vocab.encode(prime)[None, :]
         z, state, _ = self.logits(ids, None)
         out = []
-        for _ in range(int(length)):
+        for _ in range(length):
             logits = z[0, -1].astype(np.float64) / temperature
             p = np.exp(logits - logits.max())
             p /= p.sum()
@@ -175,7 +200,11 @@ def evaluate_bpc(model, ids, *, batch_size=64, seq_len=128):
     float
         Mean -log2 p(ids[t] | ids[:t] within its stream) over t = 1 .. n-1.
     """
+    batch_size = check_count("batch_size", batch_size, 1)
+    seq_len = check_count("seq_len", seq_len, 1)
     ids = as_ids("ids", ids, model.V)
+    if ids.ndim != 1:
+        raise ValueError(f"ids has shape {ids.shape}; expected one text, (n,)")
     n = len(ids) - 1
     if n < 1:
         raise ValueError("ids must have at least 2 characters")

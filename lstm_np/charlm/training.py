@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import as_scalar
 from ..optim import Adam, clip_grad_norm
 from .bigram import fit_bigram
 from .corpus import DEFAULT_MAX_CHARS, Corpus, _check_max_chars, _sha256, stdlib_corpus, text_corpus
-from .model import LN2, CharLM, evaluate_bpc, layer_factory
+from .model import LN2, MAX_SAMPLE_LEN, CharLM, check_count, evaluate_bpc, layer_factory
 from .vocab import Vocab, split_held_out
 
 __all__ = ["CharLMConfig", "CharLMResult", "QUICK", "train_char_model", "cosine_lr"]
@@ -74,7 +75,7 @@ class CharLMResult:
     train_bpc : list of float
         Training loss in bits per character at every step.
     samples : list of (int, str)
-        Generated text at the steps it was drawn.
+        Generated text at the steps it was drawn (none when ``sample_len`` is 0).
     seconds_per_step, wall_s : float
         Mean training step time; the whole call.
     model : CharLM
@@ -248,7 +249,7 @@ def train_char_model(make_layer, text_or_corpus=None, *, quick=False, progress=F
                                 "held_out_bpc": held})
                 say(f"step {step}: train bpc {history[-1]['train_bpc']:.3f}, held-out bpc {held:.3f} "
                     f"(first {len(eval_part):,} chars; bigram {bigram_bpc:.3f} on all)")
-            if step % cfg.sample_every == 0 and step < cfg.steps:
+            if cfg.sample_len and step % cfg.sample_every == 0 and step < cfg.steps:
                 text = model.sample(vocab, cfg.sample_len, temperature=cfg.temperature, rng=sample_rng)
                 samples.append((step, text))
                 say(f"--- sample at step {step} (temperature {cfg.temperature}) ---\n{text}\n---")
@@ -259,9 +260,10 @@ def train_char_model(make_layer, text_or_corpus=None, *, quick=False, progress=F
     bpc = evaluate_bpc(model, held_ids)
     history.append({"step": cfg.steps, "train_bpc": float(np.mean(train_bpc[-cfg.eval_every:])),
                     "held_out_bpc": bpc})
-    text = model.sample(vocab, cfg.sample_len, temperature=cfg.temperature, rng=sample_rng)
-    samples.append((cfg.steps, text))
-    say(f"--- sample at step {cfg.steps} (temperature {cfg.temperature}) ---\n{text}\n---")
+    if cfg.sample_len:  # sample_len = 0: no samples at all
+        text = model.sample(vocab, cfg.sample_len, temperature=cfg.temperature, rng=sample_rng)
+        samples.append((cfg.steps, text))
+        say(f"--- sample at step {cfg.steps} (temperature {cfg.temperature}) ---\n{text}\n---")
     return CharLMResult(
         bpc=bpc, bigram_bpc=bigram_bpc, bigram_k=bigram.k, history=history, train_bpc=train_bpc,
         samples=samples, seconds_per_step=t_train / cfg.steps, wall_s=time.perf_counter() - t_start,
@@ -273,7 +275,14 @@ def cosine_lr(step, steps, lr, lr_final):
     """Learning rate of step 1 .. steps: from ``lr`` at step 1 down to about ``lr_final``, half a cosine.
 
     lr_t = lr_final + (lr - lr_final) (1 + cos(pi (t - 1) / steps)) / 2
+
+    ``steps`` is a positive integer, ``step`` an integer in [1, steps], ``lr`` and ``lr_final`` finite
+    numbers > 0; anything else is a TypeError (not a number) or a ValueError.
     """
+    steps = check_count("steps", steps, 1)
+    step = check_count("step", step, 1, steps)
+    lr = as_scalar("lr", lr, low=0, low_open=True)
+    lr_final = as_scalar("lr_final", lr_final, low=0, low_open=True)
     return lr_final + 0.5 * (lr - lr_final) * (1 + math.cos(math.pi * (step - 1) / steps))
 
 
@@ -285,8 +294,9 @@ def _check_config(cfg):
         v = getattr(cfg, name)
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{name} must be a positive integer; got {v!r}")
-    if not isinstance(cfg.sample_len, (int, np.integer)) or cfg.sample_len < 0:
-        raise ValueError(f"sample_len must be an integer >= 0; got {cfg.sample_len!r}")
+    if (not isinstance(cfg.sample_len, (int, np.integer)) or isinstance(cfg.sample_len, bool)
+            or not 0 <= cfg.sample_len <= MAX_SAMPLE_LEN):
+        raise ValueError(f"sample_len must be an integer in [0, {MAX_SAMPLE_LEN:,}]; got {cfg.sample_len!r}")
     for name in ("lr", "lr_final", "clip", "temperature"):
         v = getattr(cfg, name)
         if not (isinstance(v, (int, float, np.floating)) and math.isfinite(v) and v > 0):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import as_array, as_ids
+
 __all__ = ["Vocab", "split_held_out", "UNKNOWN"]
 
 # The replacement character stands for characters outside a capped vocabulary.
@@ -57,8 +59,15 @@ class Vocab:
             raise ValueError(f"character {e.args[0]!r} is not in the vocabulary") from None
 
     def decode(self, ids):
-        """ids -> str."""
-        return "".join(self.chars[int(k)] for k in np.asarray(ids).reshape(-1))
+        """ids (any shape, integers in [0, V)) -> str, in C order.
+
+        Raises TypeError for ids that are not integers (floats, strings, None)
+        and ValueError for an id outside [0, V): -1 is not "the last character".
+        """
+        if as_array("ids", ids).size == 0:  # [] is float64 to NumPy, and decodes to ""
+            return ""
+        ids = as_ids("ids", ids, len(self.chars))
+        return "".join(self.chars[k] for k in ids.reshape(-1).tolist())
 
 
 def split_held_out(ids, fraction=0.1):
