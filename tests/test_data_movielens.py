@@ -192,6 +192,17 @@ def test_grouplens_item_errors():
         parse_grouplens(data, replace_line(items, 3, "9|Again"))
 
 
+@pytest.mark.parametrize("data", [b"", b"\n", b"  \n\n"])
+def test_a_ratings_file_without_ratings_is_refused(data):
+    _, items = grouplens_bytes()
+    with pytest.raises(DataFormatError, match=r"^u\.data: holds no ratings \((empty|blank)\)"):
+        parse_grouplens(data, items)
+    inter, atomic_items = atomic_bytes()
+    header = inter.split(b"\n", 1)[0] + b"\n"
+    with pytest.raises(DataFormatError, match=r"^ml-100k\.inter: holds no ratings .*after the header"):
+        parse_atomic(header + data, atomic_items)
+
+
 def test_atomic_errors_count_the_header_line():
     inter, items = atomic_bytes()
     with pytest.raises(DataFormatError, match=r"^ml-100k\.inter line 3: expected 4 tab-separated fields, got 5$"):

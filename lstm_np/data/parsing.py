@@ -127,6 +127,12 @@ def _titles(ids: list[str], titles: list[str], name: str, first_line: int) -> di
     return dict(zip(item_ids.tolist(), titles))
 
 
+def _require_rows(lines: list[str], name: str, expected: str) -> None:
+    """A data set has ratings: an empty file (or a header alone) is not one with none."""
+    if not any(line.strip() for line in lines):
+        raise DataFormatError(f"{name}: holds no ratings ({'empty' if not lines else 'blank'}); expected {expected}")
+
+
 def parse_grouplens(data: bytes, items: bytes, *, data_name: str = "u.data",
                     items_name: str = "u.item") -> Ratings:
     """Parse the GroupLens layout from bytes.
@@ -149,10 +155,12 @@ def parse_grouplens(data: bytes, items: bytes, *, data_name: str = "u.data",
     Raises
     ------
     DataFormatError
-        Naming the file and line of the first malformed line.
+        Naming the file and line of the first malformed line; also for a file without any rating.
     """
-    rows = _split_rows(_decode_lines(data, data_name, "latin-1"), "\t", data_name, 1, 4)
-    columns = list(zip(*rows)) if rows else [[], [], [], []]
+    lines = _decode_lines(data, data_name, "latin-1")
+    _require_rows(lines, data_name, "user<TAB>item<TAB>rating<TAB>timestamp lines")
+    rows = _split_rows(lines, "\t", data_name, 1, 4)
+    columns = list(zip(*rows))
     table = _ratings_table(*map(list, columns), name=data_name, first_line=1)
     item_rows = _split_rows(_decode_lines(items, items_name, "latin-1"), "|", items_name, 1, 2,
                             at_least=True)
@@ -199,11 +207,12 @@ def parse_atomic(inter: bytes, items: bytes, *, inter_name: str = "ml-100k.inter
     Raises
     ------
     DataFormatError
-        Naming the file and line of the first malformed line.
+        Naming the file and line of the first malformed line; also for a file without any rating.
     """
     lines = _decode_lines(inter, inter_name, "utf-8")
     header = _header(lines, inter_name)
     wanted = [_column(header, (c,), inter_name) for c in ("user_id", "item_id", "rating", "timestamp")]
+    _require_rows(lines[1:], inter_name, "a line per rating after the header")
     rows = _split_rows(lines[1:], "\t", inter_name, 2, len(header))
     table = _ratings_table(*([row[c] for row in rows] for c in wanted), name=inter_name, first_line=2)
 
