@@ -172,9 +172,9 @@ def _explain(ex, part, readable, verdict, found, upstream, own, below, ref):
     stored = _stored_as(ex, part, usable, below, readable, ref)
     if stored:
         return ("stored", stored)
-    mistakes = _search(ex, part, usable, own, found, verdict, ref, pairs=False)
+    mistakes = _search(ex, part, usable, own, found, verdict, ref, below, pairs=False)
     if mistakes is None:
-        mistakes = _search(ex, part, usable, own, found, verdict, ref, pairs=True)
+        mistakes = _search(ex, part, usable, own, found, verdict, ref, below, pairs=True)
     if mistakes:
         return ("mistake", tuple(mistakes))
     if wrong_ups:
@@ -210,7 +210,7 @@ def _stored_as(ex, part, usable, below, readable, ref):
     return None
 
 
-def _search(ex, part, usable, own, found, verdict, ref, pairs):
+def _search(ex, part, usable, own, found, verdict, ref, below, pairs):
     """The mistake (or, with ``pairs``, two) of the catalogue that reproduces ``part`` from your inputs everywhere."""
     catalogue = MISTAKES[ex.key]
     relevant = [m for m in catalogue.values() if set(m.lines) & own[part]]
@@ -235,11 +235,16 @@ def _search(ex, part, usable, own, found, verdict, ref, pairs):
         right = [q for q, v in verdict.items() if v == "right" and q in STEPS[ex.key]]
         wrong = [q for q, v in verdict.items() if v == "wrong" and q != part]
 
-        def changes(m, q):
+        def changes(m, q):  # would make your right part q wrong
             return any((v := _value(ex.key, r, q, m.lines, {})) is None or not same(v, ref(r, q)) for r, _ in usable)
 
+        def explains(m, q):  # gives your wrong part q too
+            runs = [r for r, _ in usable if q in r.parts]
+            return bool(runs) and all((v := _value(ex.key, r, q, m.lines, _yours(r, q, below))) is not None
+                                      and same(r.parts[q], v) for r in runs)  # fmt: skip
+
         best = min(singles, key=lambda m: (m.key not in found, sum(changes(m, q) for q in right),
-                                           -sum(changes(m, q) for q in wrong)))  # fmt: skip
+                                           -sum(explains(m, q) for q in wrong)))  # fmt: skip
         return [best.key]
     for m1, m2 in itertools.combinations(relevant, 2):
         if set(m1.lines) & set(m2.lines):

@@ -149,6 +149,26 @@ def _operands(tree, names):
     return found
 
 
+def _failing_segment(tb):
+    """The source of the expression that raised (Python 3.11+ records its columns), or the whole line."""
+    line = _source_line(tb)
+    frame = next((f for f in traceback.extract_tb(tb, limit=1)), None)
+    full = linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno, tb.tb_frame.f_globals)
+    col, end = getattr(frame, "colno", None), getattr(frame, "end_colno", None)
+    if frame is not None and col is not None and end is not None and frame.end_lineno == frame.lineno:
+        return full[col:end]
+    return line
+
+
+def _parse(text):
+    for candidate in (text, text.strip().removeprefix("return ")):
+        try:
+            return ast.parse(candidate.strip(), mode="exec")
+        except SyntaxError:
+            continue
+    return None
+
+
 def describe(exc):
     """A sentence for ``exc``: for a shape error, the operands and a question; otherwise NumPy's words."""
     text = str(exc)
@@ -157,11 +177,7 @@ def describe(exc):
     frames = _learner_frames(exc.__traceback__)
     if frames:
         tb = frames[-1]
-        line = _source_line(tb)
-        try:
-            tree = ast.parse(line.rstrip(":").split("#")[0].strip().removeprefix("return "), mode="exec")
-        except SyntaxError:
-            tree = None
+        tree = _parse(_failing_segment(tb)) or _parse(_source_line(tb))
         if tree is not None:
             names = {**tb.tb_frame.f_globals, **tb.tb_frame.f_locals}
             try:

@@ -117,13 +117,21 @@ def _read_gru_forward(out, p):
     return parts, problems, raw
 
 
+def _reduced(dz):
+    """dz reduced over the batch in every way a bias gradient may be (right or not)."""
+    return (dz.sum(axis=0), dz.mean(axis=0), dz.sum(axis=0, keepdims=True), dz.sum(axis=1), dz.mean(axis=1),
+            np.sum(dz), dz)  # fmt: skip
+
+
 def recover_rows(witnesses, total, B):
-    """dz (B, nH) from its products ``(A, A^T dz)`` and its sums over the batch ``total``, when two agree.
+    """dz (B, nH) from its products ``(A, A^T dz)`` and the bias gradient ``total``, when two agree.
 
     ``A^T dz`` with A of shape (B, k) determines dz when A's B rows are independent
-    (k >= B): each product gives a candidate; so does ``total`` itself where B = 1.
-    A candidate is taken when another one, or the sums over the batch, agree with it;
-    where B = 1 and nothing agrees, ``total`` is taken as it is. None otherwise.
+    (k >= B): each product gives a candidate. A candidate is taken when another one
+    agrees with it, or when the bias gradient is the candidate reduced over the batch
+    (summed, or in one of the wrong ways a learner may reduce it: then the bias line
+    is wrong, not dz). Where B = 1 and nothing agrees, the bias gradient is taken as dz.
+    None otherwise.
     """
     candidates = []
     for A, product in witnesses:
@@ -132,14 +140,15 @@ def recover_rows(witnesses, total, B):
         dz = np.linalg.lstsq(A.T, product, rcond=None)[0]
         if same(A.T @ dz, product, 1e-8):
             candidates.append(dz)
-    direct = None if total is None else total.reshape(1, -1) if B == 1 else None
     for k, dz in enumerate(candidates):
         for other in candidates[k + 1 :]:
             if same(dz, other, 1e-7):
                 return dz
-        if total is not None and same(dz.sum(axis=0), total.reshape(-1), 1e-8):
+        if total is not None and any(same(v, total, 1e-8) for v in _reduced(dz)):
             return dz
-    return direct
+    if B == 1 and total is not None:
+        return total.reshape(1, -1)
+    return None
 
 
 def _blocks_into(parts, names, vec, H):
@@ -162,9 +171,10 @@ def _read_lstm_backward(out, p):
     parts["db"] = _array(grads["b"], 'grads["b"]', (4 * H,), "(4H,)", problems, raw, part="db")
     names = ("dz_i", "dz_f", "dz_o", "dz_g")
     db = parts["db"] if parts["db"] is not None else raw.get("db")
-    total = db if db is not None and db.size == 4 * H else None
     x, h_prev = p.args[2][0], p.args[2][1]
-    dz = recover_rows([(x, parts["dWx"]), (h_prev, parts["dWh"])], total, B)
+    dz = recover_rows([(x, parts["dWx"]), (h_prev, parts["dWh"])], db, B)
+    if dz is not None and dz.shape != (B, 4 * H):
+        dz = None
     if dz is not None:
         _blocks_into(parts, names, dz, H)
     return parts, problems, raw
@@ -187,8 +197,8 @@ def _read_gru_backward(out, p):
         parts[part] = _array(grads[key], f'grads["{key}"]', (3 * H,), "(3H,)", problems, raw, part=part)
         names = tuple(f"{vec}_{g}" for g in "rzn")
         db = parts[part] if parts[part] is not None else raw.get(part)
-        d = recover_rows([(A, parts[dW])], db if db is not None and db.size == 3 * H else None, B)
-        if d is not None:
+        d = recover_rows([(A, parts[dW])], db, B)
+        if d is not None and d.shape == (B, 3 * H):
             _blocks_into(parts, names, d, H)
     return parts, problems, raw
 

@@ -24,7 +24,11 @@ def _display(parts):
         name = p.split("_")[0] if p.startswith(("dz_", "da_", "du_")) else p
         if name not in names:
             names.append(name)
-    return " and ".join(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _is(parts):
+    return "are" if " and " in _display(parts) else "is"
 
 
 def _batches(runs):
@@ -154,12 +158,12 @@ def report(ex, name, runs, diagnosis, mutated, CheckResult):
         elif kind == "follows":
             each = "each is" if len(names) > 1 else "it is"
             what = _display(detail)
-            out.append(f"  {label}: wrong only because {what} is wrong ({each} right for your {what}).")
+            out.append(f"  {label}: wrong only because {what} {_is(detail)} wrong ({each} right for your {what}).")
         elif kind == "stored":
             out.append(f"  {label}: wrong: the cache holds {detail} in the place of {label}; the cache is "
                        f"({', '.join(ex.cache)}), in this order.")  # fmt: skip
         elif kind == "follows?":
-            out.append(f"  {label}: wrong, and {_display(detail)} is wrong: fix {_display(detail)} first.")
+            out.append(f"  {label}: wrong, and {_display(detail)} {_is(detail)} wrong: fix {_display(detail)} first.")
         else:
             for part in names:
                 bad = [r for r in readable if part in r.parts and not same(r.parts[part], getattr(refs[id(r.probe)],
