@@ -318,7 +318,7 @@ def build_parser():
     from .recommender.hybrid import SequenceConfig
 
     d = SequenceConfig()
-    from .recommender.nextitem import NEXT_ITEM_CELLS, NextItemConfig, _variant_names
+    from .recommender.nextitem_config import NEXT_ITEM_CELLS, NextItemConfig, _variant_names
 
     n = NextItemConfig()
     p = sub.add_parser("train", help="train and measure a recommender: --task next-item (what will the user watch "

@@ -31,7 +31,8 @@ import numpy as np
 
 from .. import io
 from .attentive import make_net
-from .nextitem import ATTENTION, NEXT_ITEM_CELLS, NextItemConfig, NextItemNet, _variant_names
+from .nextitem import NextItemNet
+from .nextitem_config import ATTENTION, NEXT_ITEM_CELLS, NextItemConfig, _variant_names
 
 __all__ = ["NextItemRecommender", "MODEL_KIND", "MODEL_SCHEMA", "model_kind", "rescore", "titles_to_array",
            "titles_from_array"]
