@@ -363,3 +363,74 @@ def test_stack_refuses_non_layers_and_mixed_dtypes():
         Stack([LSTM(3, 4, rng=0), "x"])
     with pytest.raises(ValueError, match=r"layers\[1\] has dtype float64 but layers\[0\] has float32"):
         Stack([LSTM(3, 4, rng=0, dtype=np.float32), LSTM(4, 4, rng=0)])
+
+
+# ------------------------------------------------------------------ bad state dicts, bias=False (issue 18)
+
+
+@pytest.mark.parametrize("state", [None, [np.zeros((16, 3))], np.zeros((16, 3)), "weight_ih_l0"])
+def test_from_torch_of_a_non_dict_is_a_type_error_as_for_one_layer(state):
+    from lstm_np.sequence import LSTM
+
+    for read in (Stack.from_torch, LSTM.from_torch):
+        with pytest.raises(TypeError, match=f"state_dict must be a dict of name -> array .*got {type(state).__name__}"):
+            read(state)
+
+
+def test_from_torch_refuses_biases_missing_from_some_layers():
+    sd = Stack.build("lstm", 3, 4, 3, rng=0).to_torch()
+    with pytest.raises(ValueError, match="layer 2 .*has bias_ih_l2 but not bias_hh_l2; a PyTorch module has both"):
+        Stack.from_torch({k: v for k, v in sd.items() if k != "bias_hh_l2"})
+    with pytest.raises(ValueError, match=r"biases for layer\(s\) \[0, 1\] but none for layer\(s\) \[2\]"):
+        Stack.from_torch({k: v for k, v in sd.items() if not k.endswith("_l2") or k.startswith("weight")})
+
+
+def test_from_torch_reads_l1_only_as_layer_1():
+    sd = Stack.build("gru", 3, 4, 2, rng=0).to_torch()
+    with pytest.raises(ValueError, match=r"keys \['weight_ih_l01'\]"):
+        Stack.from_torch({**sd, "weight_ih_l01": np.zeros_like(sd["weight_ih_l1"])}, "gru")
+    with pytest.raises(ValueError, match=r"keys \[3\]"):
+        Stack.from_torch({**sd, 3: sd["weight_ih_l1"]}, "gru")
+
+
+def test_from_torch_refuses_mixed_dtypes_unless_told_which():
+    sd = Stack.build("rnn", 3, 4, 2, rng=0).to_torch()
+    mixed = {**sd, "weight_ih_l0": sd["weight_ih_l0"].astype(np.float32)}
+    with pytest.raises(TypeError, match="mixes floating dtypes .*float32: weight_ih_l0; float64: "):
+        Stack.from_torch(mixed, "rnn")
+    stack = Stack.from_torch(mixed, "rnn", dtype=np.float64)
+    assert {p.dtype for p in stack.params.values()} == {np.dtype(np.float64)}
+    single = {k.replace("_l1", "_l0"): v for k, v in mixed.items() if k.endswith("_l0")}
+    from lstm_np.sequence import RNN
+
+    with pytest.raises(TypeError, match="mixes floating dtypes"):
+        RNN.from_torch(single)
+    assert Stack.from_torch({k: v.astype(np.float32) for k, v in sd.items()}, "rnn").layers[1].dtype == np.float32
+
+
+def test_a_transposed_weight_ih_is_named_not_weight_hh():
+    sd = Stack.build("lstm", 4, 3, 2, rng=0).to_torch()  # weight_ih_l0 (12, 4): D divisible by the 4 gates
+    with pytest.raises(ValueError) as e:
+        Stack.from_torch({**sd, "weight_ih_l0": sd["weight_ih_l0"].T})
+    assert str(e.value) == ("layer 0 (keys *_l0): weight_ih_l0 has shape (4, 12); expected (4H, D) = (12, D), "
+                            "H = 3 being the hidden size of weight_hh_l0 (12, 3) (it looks transposed: (D, kH))")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_to_torch_of_a_bias_free_stack_writes_no_biases(cell):
+    sd = Stack.build(cell, 3, 4, 2, rng=0).to_torch()
+    weights = {k: v for k, v in sd.items() if k.startswith("weight")}  # nn.LSTM(..., bias=False).state_dict()
+    stack = Stack.from_torch(weights, cell)
+    back = stack.to_torch()
+    assert sorted(back) == sorted(weights)  # a strict load_state_dict into the bias=False module accepts it
+    for k, v in weights.items():
+        np.testing.assert_array_equal(back[k], v)
+    assert sorted(stack.layers[0].to_torch()) == ["weight_hh_l0", "weight_ih_l0"]
+    assert sorted(Stack.from_torch(sd, cell).to_torch()) == sorted(sd)  # with biases: all four kept
+    bias = next(k for k in stack.layers[1].params if k.startswith("b"))
+    stack.layers[1].params[bias][0] = 0.5  # trained: the biases are no longer zero
+    with pytest.raises(ValueError, match="without biases .*no longer zero"):
+        stack.to_torch()
+    mixed = Stack([Stack.from_torch(sd, cell).layers[0], stack.layers[1]])
+    with pytest.raises(ValueError, match=r"layers \[0\] have biases and the others were read without"):
+        mixed.to_torch()

@@ -12,13 +12,40 @@ from collections.abc import Mapping, Sequence
 
 from .._checks import as_float_array, as_float_dtype, as_real_array, as_rng, check_sizes
 
-__all__ = ["RecurrentLayer", "read_torch_state", "read_keras_weights", "orthogonal"]
+__all__ = ["RecurrentLayer", "read_torch_state", "read_keras_weights", "orthogonal", "check_torch_mapping",
+           "one_float_dtype"]
 
 _TORCH_KEYS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 
 
 def _label(gates):
     return "H" if gates == 1 else f"{gates}H"
+
+
+def check_torch_mapping(state_dict):
+    """Raise TypeError unless ``state_dict`` is a mapping (a list, None or an array is not a state dict)."""
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"state_dict must be a dict of name -> array (PyTorch's state_dict()); "
+                        f"got {type(state_dict).__name__}")
+
+
+def one_float_dtype(state_dict, dtype):
+    """``dtype`` if given; else raise TypeError when the floating arrays of ``state_dict`` mix dtypes.
+
+    Reading a float32 ``weight_ih_l0`` beside float64 weights would otherwise make every array float32
+    without a word (the layer's dtype comes from ``weight_ih_l0``): no silent casting.
+    """
+    if dtype is not None:
+        return
+    found = {}
+    for k, v in state_dict.items():
+        kind = getattr(getattr(v, "dtype", None), "kind", None)
+        if kind == "f":
+            found.setdefault(v.dtype.name, []).append(str(k))
+    if len(found) > 1:
+        listed = "; ".join(f"{name}: {', '.join(sorted(keys))}" for name, keys in sorted(found.items()))
+        raise TypeError(f"state_dict mixes floating dtypes ({listed}); convert them to one, or pass dtype= "
+                        "to read every array as that dtype")
 
 
 def read_torch_state(state_dict, gates, module, dtype=None):
@@ -39,11 +66,17 @@ def read_torch_state(state_dict, gates, module, dtype=None):
     Returns
     -------
     W_ih, W_hh, b_ih, b_hh : ndarray of ``dtype``
-        In PyTorch's layout; a missing bias (``bias=False``) is zeros.
+        In PyTorch's layout; missing biases (``bias=False``: both are missing) are zeros.
+
+    Raises
+    ------
+    TypeError
+        Not a mapping; arrays that mix floating dtypes while ``dtype`` is None.
+    ValueError
+        Unknown or missing keys, one bias without the other, shapes that do not fit together (a
+        transposed ``weight_ih_l0`` is named as such, not blamed on ``weight_hh_l0``).
     """
-    if not isinstance(state_dict, Mapping):
-        raise TypeError(f"state_dict must be a dict of name -> array (PyTorch's state_dict()); "
-                        f"got {type(state_dict).__name__}")
+    check_torch_mapping(state_dict)
     extra = sorted(set(state_dict) - set(_TORCH_KEYS), key=str)
     if extra:
         raise ValueError(
@@ -53,9 +86,23 @@ def read_torch_state(state_dict, gates, module, dtype=None):
     for k in _TORCH_KEYS[:2]:
         if k not in state_dict:
             raise ValueError(f"state_dict is missing {k!r}")
+    biases = [k for k in _TORCH_KEYS[2:] if k in state_dict]
+    if len(biases) == 1:
+        other = ({*_TORCH_KEYS[2:]} - {biases[0]}).pop()
+        raise ValueError(f"state_dict has {biases[0]} but not {other}; a PyTorch module has both (bias=True) "
+                         "or neither (bias=False)")
+    one_float_dtype(state_dict, dtype)
     dtype = _default_dtype("weight_ih_l0", state_dict["weight_ih_l0"], dtype)
     W_ih = as_real_array("weight_ih_l0", state_dict["weight_ih_l0"], dtype)
     kH = _label(gates)
+    W_hh = as_real_array("weight_hh_l0", state_dict["weight_hh_l0"], dtype)
+    if W_hh.ndim == 2 and W_hh.shape[1] >= 1 and W_hh.shape[0] == gates * W_hh.shape[1] \
+            and (W_ih.ndim != 2 or W_ih.shape[0] != W_hh.shape[0]):
+        # weight_hh_l0 is a well-formed (kH, H): H is known, and it is weight_ih_l0 that does not fit it.
+        H = W_hh.shape[1]
+        looks = " (it looks transposed: (D, kH))" if W_ih.ndim == 2 and W_ih.shape[1] == gates * H else ""
+        raise ValueError(f"weight_ih_l0 has shape {W_ih.shape}; expected ({kH}, D) = ({gates * H}, D), H = {H} "
+                         f"being the hidden size of weight_hh_l0 {W_hh.shape}{looks}")
     if W_ih.ndim != 2 or W_ih.shape[0] % gates:
         raise ValueError(f"weight_ih_l0 has shape {W_ih.shape}; expected ({kH}, D)")
     H, D = W_ih.shape[0] // gates, W_ih.shape[1]
@@ -131,6 +178,20 @@ class RecurrentLayer:
     grads : dict of ndarray
         Same names and shapes; overwritten by each ``backward``.
     """
+
+    #: False for a layer read from a PyTorch state dict without biases (``bias=False``): its ``to_torch``
+    #: then writes none, so that the dict loads (strictly) into such a module again.
+    torch_bias = True
+
+    def _torch_state(self, state):
+        """``state`` (a ``to_torch`` dict) without its bias entries when the layer came without biases."""
+        if self.torch_bias:
+            return state
+        if any(np.any(v != 0) for k, v in state.items() if k.startswith("bias_")):
+            raise ValueError(f"{type(self).__name__} was read from a PyTorch state dict without biases "
+                             "(bias=False), and its biases are no longer zero (trained since?): a bias=False "
+                             "module cannot hold them. Set layer.torch_bias = True to write them")
+        return {k: v for k, v in state.items() if not k.startswith("bias_")}
 
     def _setup(self, input_size, hidden_size, rng, dtype, init, **init_kwargs):
         """Check the sizes and dtype, then draw the parameters with ``init(D, H, rng, dtype, ...)``."""

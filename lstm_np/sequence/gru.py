@@ -305,12 +305,12 @@ class GRU(RecurrentLayer):
         cannot be merged: PyTorch applies r to ``W_hn h + b_hn``.)
         """
         p = self.params
-        return {
+        return self._torch_state({
             "weight_ih_l0": p["Wx"].T.copy(),
             "weight_hh_l0": p["Wh"].T.copy(),
             "bias_ih_l0": p["bx"].copy(),
             "bias_hh_l0": p["bh"].copy(),
-        }
+        })
 
     @classmethod
     def from_torch(cls, state_dict, dtype=None):
@@ -334,7 +334,9 @@ class GRU(RecurrentLayer):
             (``batch_first=True``) for the same inputs.
         """
         W_ih, W_hh, b_ih, b_hh = read_torch_state(state_dict, 3, "nn.GRU", dtype)
-        return cls._from_params(Wx=W_ih.T, Wh=W_hh.T, bx=b_ih, bh=b_hh)
+        layer = cls._from_params(Wx=W_ih.T, Wh=W_hh.T, bx=b_ih, bh=b_hh)
+        layer.torch_bias = "bias_ih_l0" in state_dict  # bias=False: to_torch writes no biases back
+        return layer
 
     def to_keras(self):
         """Weights as a Keras ``GRU`` layer's ``get_weights()`` list (``reset_after=True``).

@@ -450,12 +450,12 @@ class LSTM(RecurrentLayer):
         ``m.load_state_dict({k: torch.from_numpy(v) for k, v in d.items()})``.
         """
         p, ours = self.params, GATES
-        return {
+        return self._torch_state({
             "weight_ih_l0": _reorder_gates(p["Wx"], ours, _FRAMEWORK_GATES, axis=1).T.copy(),
             "weight_hh_l0": _reorder_gates(p["Wh"], ours, _FRAMEWORK_GATES, axis=1).T.copy(),
             "bias_ih_l0": _reorder_gates(p["b"], ours, _FRAMEWORK_GATES, axis=0),
             "bias_hh_l0": np.zeros_like(p["b"]),
-        }
+        })
 
     @classmethod
     def from_torch(cls, state_dict, dtype=None):
@@ -481,11 +481,13 @@ class LSTM(RecurrentLayer):
         W_ih, W_hh, b_ih, b_hh = read_torch_state(state_dict, 4, "nn.LSTM without projections", dtype)
         b = b_ih + b_hh
         ours = GATES
-        return cls._from_params(
+        layer = cls._from_params(
             Wx=_reorder_gates(W_ih.T, _FRAMEWORK_GATES, ours, axis=1),
             Wh=_reorder_gates(W_hh.T, _FRAMEWORK_GATES, ours, axis=1),
             b=_reorder_gates(b, _FRAMEWORK_GATES, ours, axis=0),
         )
+        layer.torch_bias = "bias_ih_l0" in state_dict  # bias=False: to_torch writes no biases back
+        return layer
 
     def to_keras(self):
         """Weights as a Keras ``LSTM`` layer's ``get_weights()`` list.

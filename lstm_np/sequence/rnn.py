@@ -267,12 +267,12 @@ class RNN(RecurrentLayer):
         ``bias_hh_l0`` is zero, since only their sum matters.
         """
         p = self.params
-        return {
+        return self._torch_state({
             "weight_ih_l0": p["Wx"].T.copy(),
             "weight_hh_l0": p["Wh"].T.copy(),
             "bias_ih_l0": p["b"].copy(),
             "bias_hh_l0": np.zeros_like(p["b"]),
-        }
+        })
 
     @classmethod
     def from_torch(cls, state_dict, dtype=None):
@@ -297,7 +297,9 @@ class RNN(RecurrentLayer):
         """
         W_ih, W_hh, b_ih, b_hh = read_torch_state(state_dict, 1, "nn.RNN", dtype)
         b = b_ih + b_hh
-        return cls._from_params(Wx=W_ih.T, Wh=W_hh.T, b=b)
+        layer = cls._from_params(Wx=W_ih.T, Wh=W_hh.T, b=b)
+        layer.torch_bias = "bias_ih_l0" in state_dict  # bias=False: to_torch writes no biases back
+        return layer
 
     def to_keras(self):
         """Weights as a Keras ``SimpleRNN`` layer's ``get_weights()`` list.

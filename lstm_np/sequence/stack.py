@@ -48,6 +48,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._checks import as_float_array, as_rng
+from ._base import check_torch_mapping, one_float_dtype
 from .gru import GRU
 from .lstm import LSTM
 from .rnn import RNN
@@ -57,7 +58,7 @@ __all__ = ["Stack", "StackCache", "has_cell_state", "CELLS"]
 #: The built-in layers by name, as accepted by ``Stack.build`` and ``Stack.from_torch``.
 CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 
-_TORCH_KEY = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)$")
+_TORCH_KEY = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l(0|[1-9][0-9]*)$")  # l1, not l01
 
 
 def has_cell_state(layer):
@@ -312,6 +313,11 @@ class Stack:
         for k, layer in enumerate(self.layers):
             if not hasattr(layer, "to_torch"):
                 raise TypeError(f"layer {k} ({type(layer).__name__}) has no to_torch")
+        with_bias = [k for k, layer in enumerate(self.layers) if getattr(layer, "torch_bias", True)]
+        if 0 < len(with_bias) < len(self.layers):
+            raise ValueError(f"layers {with_bias} have biases and the others were read without (bias=False): one "
+                             "PyTorch module has biases in every layer or in none")
+        for k, layer in enumerate(self.layers):
             for key, v in layer.to_torch().items():
                 out[key[: -len("_l0")] + f"_l{k}"] = v
         return out
@@ -342,21 +348,33 @@ class Stack:
         Stack
             Layer k built by ``LSTM/GRU/RNN.from_torch`` from the ``_l{k}``
             entries renamed to ``_l0``; its outputs equal the module's
-            (``batch_first=True``, evaluation mode) for the same inputs.
+            (``batch_first=True``, evaluation mode) for the same inputs. Read
+            without biases (``bias=False``), its ``to_torch`` writes none.
+
+        Raises
+        ------
+        TypeError
+            ``state_dict`` is not a mapping (a list, None); its floating arrays
+            mix dtypes while ``dtype`` is None.
+        ValueError
+            A key that is not ``NAME_l{k}`` (``weight_ih_l01`` is not layer 1),
+            a missing layer, biases in some layers only (or one bias of a pair),
+            shapes that do not fit (named by key and layer).
         """
+        check_torch_mapping(state_dict)  # a list or None is a TypeError, as for one layer
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}; got {cell!r}")
         per_layer = {}
         bad = []
         for key, v in state_dict.items():
-            match = _TORCH_KEY.match(key)
+            match = _TORCH_KEY.match(key) if isinstance(key, str) else None
             if match is None:
                 bad.append(key)
             else:
                 per_layer.setdefault(int(match.group(2)), {})[f"{match.group(1)}_l0"] = v
         if bad:
             raise ValueError(
-                f"state_dict has keys {sorted(bad)} that a unidirectional nn.{cell.upper()} without projections "
+                f"state_dict has keys {sorted(bad, key=str)} that a unidirectional nn.{cell.upper()} without projections "
                 "does not have; expected weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k}"
             )
         if not per_layer:
@@ -365,6 +383,13 @@ class Stack:
         missing = [k for k in range(n) if k not in per_layer]
         if missing:
             raise ValueError(f"state_dict has layers up to l{n - 1} but none for layer(s) {missing}")
+        biased = [k for k in range(n) if {"bias_ih_l0", "bias_hh_l0"} & set(per_layer[k])]
+        if 0 < len(biased) < n:
+            unbiased = [k for k in range(n) if k not in biased]
+            raise ValueError(f"state_dict has biases for layer(s) {biased} but none for layer(s) {unbiased} "
+                             f"(bias_ih_l{unbiased[0]}, bias_hh_l{unbiased[0]} missing): a PyTorch module has them "
+                             "in every layer (bias=True) or in none (bias=False)")
+        one_float_dtype(state_dict, dtype)  # a float32 weight_ih_l0 must not make a float64 dict float32
         if dtype is None:
             dtype = np.asarray(state_dict["weight_ih_l0"]).dtype if "weight_ih_l0" in state_dict else None
         layers = []
