@@ -412,10 +412,10 @@ def _notebook():
 def test_make_stubs_replaces_each_solution_body_and_keeps_the_signature():
     nb = _notebook()
     solutions = [c for c in nb["cells"] if exercises.SOLUTION_TAG in c["metadata"].get("tags", [])]
-    assert len(solutions) == 4
+    assert len(solutions) == 6  # four steps, and the sequence forward and backward of exercise 5
     stubbed = exercises.make_stubs(nb)
     stubs = [c for c in stubbed["cells"] if "exercise" in c["metadata"].get("tags", [])]
-    assert len(stubs) == 4
+    assert len(stubs) == 6
     for before, after in zip(solutions, stubs):
         src = "".join(before["source"])
         head = src.split(exercises.SOLUTION_MARKER)[0]
@@ -440,6 +440,66 @@ def test_stub_command_writes_the_stub_notebook(tmp_path, capsys):
         exercises.main(["--stubs", str(NOTEBOOK), str(NOTEBOOK)])  # never overwrite the solutions
 
 
+@pytest.mark.parametrize("content", ["[]", "{}", '{"cells": 3}', "not json", ""])
+def test_stub_command_on_a_file_that_is_not_a_notebook_is_one_line_and_writes_nothing(tmp_path, capsys, content):
+    src, dst = tmp_path / "bad.ipynb", tmp_path / "mine.ipynb"
+    src.write_text(content, encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        exercises.main(["--stubs", str(src), str(dst)])
+    assert exc.value.code == 2 and not dst.exists()
+    err = capsys.readouterr().err
+    assert "is not a notebook" in err or "not a notebook" in err
+    assert "Traceback" not in err
+
+
+def test_hint_prints_only_the_hint_asked_for(capsys):
+    exercises.hint("lstm_backward", 1)
+    first = capsys.readouterr().out
+    assert first.startswith("Hint 1 of 4 for lstm_backward (hint 2 says more)") and "dc_next +" not in first
+    exercises.hint("lstm_backward", 4)
+    assert "dc      = dc_next + dh * o * (1 - tanh(c)^2)" in capsys.readouterr().out
+    for bad in (0, 5, 1.0, True):
+        with pytest.raises(ValueError, match="level must be an int from 1 to 4"):
+            exercises.hint("lstm_backward", bad)
+    with pytest.raises(ValueError, match="exercise must be one of"):
+        exercises.hint("lstm", 1)
+
+
+# --------------------------------------------------------------------------- exercise 5: BPTT with your step
+
+
+def _sequence_forward(x, h0, c0, Wx, Wh, b):
+    h, c, caches, outs = h0, c0, [], []
+    for t in range(x.shape[1]):
+        h, c, cache = lstm_cell.step_forward(x[:, t], h, c, Wx, Wh, b)
+        caches.append(cache)
+        outs.append(h)
+    return np.stack(outs, axis=1), (h, c), caches
+
+
+def _sequence_backward(slip=None):
+    def backward(dout, caches, dh_T, dc_T):
+        T = dout.shape[1]
+        dh, dc, dxs, grads = dh_T, dc_T, [None] * T, None
+        for t in reversed(range(T)):
+            dh_t = dout[:, t] if slip == "h_not_carried" else dout[:, t] + dh
+            dxs[t], dh, dc, g = lstm_cell.step_backward(dh_t, dc, caches[t])
+            grads = g if grads is None or slip == "overwritten" else {k: grads[k] + g[k] for k in g}
+        return np.stack(dxs, axis=1), dh, dc, grads
+
+    return backward
+
+
+def test_sequence_check_passes_a_right_bptt_and_names_the_usual_slips():
+    assert exercises.check_lstm_sequence(_sequence_forward, _sequence_backward(), verbose=False).ok
+    result = exercises.check_lstm_sequence(_sequence_forward, _sequence_backward("h_not_carried"), verbose=False)
+    assert "dx, dh0, dc0, dWx, dWh, db: wrong" in str(result) and "what comes back from step t + 1" in str(result)
+    assert {k for k, v in result.parts.items() if v == "right"} == {"out", "h_T", "c_T"}
+    result = exercises.check_lstm_sequence(_sequence_forward, _sequence_backward("overwritten"), verbose=False)
+    assert "dWx, dWh, db: wrong" in str(result) and "their gradients add over t" in str(result)
+    assert {k for k, v in result.parts.items() if v == "right"} == {"out", "h_T", "c_T", "dx", "dh0", "dc0"}
+
+
 def test_committed_notebook_shows_every_check_passing():
     outputs = [
         "".join(o.get("text", ""))
@@ -447,8 +507,21 @@ def test_committed_notebook_shows_every_check_passing():
         if c["cell_type"] == "code"
         for o in c["outputs"]
     ]
-    for name in ("check_lstm_forward", "check_lstm_backward", "check_gru_forward", "check_gru_backward"):
+    for name in ("check_lstm_forward", "check_lstm_backward", "check_gru_forward", "check_gru_backward",
+                 "check_lstm_sequence"):
         assert any(name in t and "PASSED" in t for t in outputs), f"{name} does not pass in the committed notebook"
+    assert any("test MSE" in t for t in outputs), "the learner's LSTM was not trained on the adding problem"
+
+
+def test_the_notebook_gives_no_backward_line_away_unless_asked():
+    """Outside the solution cells, no cell holds a line of the backward steps; the hints are commented out."""
+    nb = exercises.make_stubs(_notebook())
+    text = "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in nb["cells"])
+    for line in ("dc_next + dh * o", "dc * f", "dz @ Wx.T", "dz Wx^T", "dh * (h_prev - n)", "da_n * r", "du Wh^T"):
+        assert line not in text, f"the stub notebook gives away {line!r}"
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    hint_calls = [s for s in code.split("\n") if "exercises.hint(" in s]
+    assert hint_calls and all(s.lstrip().startswith("#") for s in hint_calls)
 
 
 def test_stub_notebook_runs_to_not_implemented_yet(monkeypatch):
@@ -468,6 +541,7 @@ def test_stub_notebook_runs_to_not_implemented_yet(monkeypatch):
         "".join(o.get("text", "")) for c in nb.cells if c.cell_type == "code" for o in c.outputs
     )
     assert not [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    for name in ("check_lstm_forward", "check_lstm_backward", "check_gru_forward", "check_gru_backward"):
+    for name in ("check_lstm_forward", "check_lstm_backward", "check_gru_forward", "check_gru_backward",
+                 "check_lstm_sequence"):
         assert f"{name}: not implemented yet" in text
-    assert "PASSED" not in text
+    assert "PASSED" not in text and "Finish the exercises above first" in text

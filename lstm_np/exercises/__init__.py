@@ -14,13 +14,13 @@ your function                checked by
                              bx, bh) -> h, cache``
 ``gru_step_backward``        ``check_gru_backward(fn)``: ``fn(dh, cache) -> dx,
                              dh_prev, grads``
-``lstm_sequence_backward``   ``check_lstm_sequence(fn, step_forward,
-                             step_backward)``: BPTT over a sequence with your
-                             step, against ``LSTM.backward``
+``lstm_forward_sequence``,   ``check_lstm_sequence(forward, backward)``: BPTT
+``lstm_backward_sequence``   over a sequence with your step, against
+                             ``LSTM.forward`` and ``LSTM.backward``
 ===========================  =====================================================
 
 Each check calls your function on a small fixed input (``fixed_inputs``, numbers
-you can follow by hand) and on random float64 inputs of batch sizes 1 to 5, and
+you can follow by hand) and on random float64 inputs of batch sizes 1 to 4, and
 (for the backward steps) compares with central differences. It prints a report
 that says, part by part, what is right and what is wrong, and returns a
 ``CheckResult``. ``hint(exercise, level)`` prints a hint, from where to start
@@ -67,6 +67,7 @@ from .checks import (  # noqa: F401 - check and EXERCISE_SPECS for the tests
 )
 from .hints import hint
 from .inputs import TOLERANCE, fixed_inputs
+from .sequence import check_lstm_sequence
 from .stubs import SOLUTION_MARKER, SOLUTION_TAG, main, make_stubs, write_stub_notebook
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "check_lstm_backward",
     "check_gru_forward",
     "check_gru_backward",
+    "check_lstm_sequence",
     "fixed_inputs",
     "hint",
     "make_stubs",
