@@ -53,6 +53,10 @@ def test_notebook_runs(path, monkeypatch):
     client.execute()  # raises CellExecutionError, naming the cell, if any cell raises
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+    from test_committed_outputs import stale_outputs  # cells tagged fresh-output print what was committed
+
+    stale = stale_outputs(json.loads(path.read_text(encoding="utf-8")), nb)
+    assert not stale, f"{path.name}: cells {stale} are tagged fresh-output but print something else now; re-execute"
 
 
 def _code_cells(path):
