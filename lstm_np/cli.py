@@ -33,7 +33,7 @@ def _cmd_train(args):
     from .recommender.hybrid import SequenceConfig
     from .recommender.pipeline import RUN_FILES, run
 
-    for name in ("embed_dim", "dropout", "tie_break", "workers", "attention", "attention_window"):
+    for name in ("embed_dim", "dropout", "tie_break", "workers", "attention", "attention_window", "models"):
         if getattr(args, name) is not None:
             raise ValueError(f"--{name.replace('_', '-')} is an option of --task next-item")
     if args.tied is not None or args.quick or args.seeds is not None:
@@ -91,7 +91,7 @@ def _cmd_train_next_item(args):
     _check_out(out, replaceable=RUN_FILES)  # before any training
     run_next_item(args.data, config, out, seeds=seeds, tie_break=args.tie_break or "item", quick=args.quick,
                   cache_dir=args.cache_dir, data_seed=args.data_seed, workers=args.workers or 1,
-                  progress=not args.no_progress)
+                  models=args.models, progress=not args.no_progress)
     print(f"wrote {out}/model.npz, {out}/model.json, {out}/metrics.json, {out}/training.png")
     return 0
 
@@ -345,6 +345,9 @@ def build_parser():
                    help="next-item: also fit the NARM-style model whose scores see the last state and an "
                         "attention-weighted summary of the recent states (dot: q.k/sqrt(H); additive: NARM's); "
                         "its model is the one saved, the plain one is beside it in the table (default none)")
+    p.add_argument("--models", nargs="+", metavar="NAME",
+                   help="next-item: run only these of popularity, itemknn, transition, bprmf, ease, lstm and (with "
+                        "--attention) lstm_attention; at least one recurrent model (default: all)")
     p.add_argument("--attention-window", type=_positive_int,
                    help=f"next-item: states the attention sees, the last one included (default {n.window})")
     p.add_argument("--cuts", type=int, help=f"rating task: training cuts per phase (default {d.cuts})")

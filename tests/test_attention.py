@@ -140,6 +140,18 @@ def test_window_one_attends_only_to_the_querys_own_step():
     np.testing.assert_allclose(u, c @ net.mix.params["W"] + net.mix.params["b"], rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("score", ["dot", "additive"])
+def test_a_float32_model_stays_float32(score):
+    """A float64 scalar (NumPy's sqrt of H) would silently upcast a float32 run; every gradient keeps the dtype."""
+    net = AttentiveNextItemNet(9, TINY.replace(attention=score, dtype="float32"))
+    ids = np.random.default_rng(0).integers(0, 9, (2, 5))
+    z, state, _ = net.forward(ids)
+    assert z.dtype == np.float32 and state[1].dtype == np.float32
+    net.backward(net.loss(ids, ids, None)[2])
+    assert all(g.dtype == np.float32 for g in net.grads.values())
+    assert net.score([ids[0]]).dtype == np.float64  # scores are handed out as float64, as the plain model's
+
+
 def test_make_net_builds_the_model_the_settings_name():
     assert type(make_net(5, TINY.replace(attention="none"))) is NextItemNet
     assert type(make_net(5, TINY)) is AttentiveNextItemNet
@@ -291,3 +303,24 @@ def test_explain_errors_are_one_line(attentive_run, capsys, tmp_path):
     assert "--attention-window needs --attention" in capsys.readouterr().err
     assert main(["train", "--data", "synthetic", "--attention", "dot", "--out", str(tmp_path / "y")]) == 2
     assert "option of --task next-item" in capsys.readouterr().err
+
+
+def test_models_runs_only_the_models_named(tmp_path, capsys):
+    import json
+
+    from lstm_np.cli import main
+
+    out = tmp_path / "some"
+    assert main(["train", "--task", "next-item", "--data", "synthetic", "--quick", "--attention", "dot", "--models",
+                 "transition", "lstm_attention", "--out", str(out), "--no-progress"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["summary"]) == {"transition", "lstm_attention"}
+    assert (out / "training.png").stat().st_size > 0
+    capsys.readouterr()
+    for bad, message in ((["ease"], "must include lstm or lstm_attention"),
+                         (["lstm_attention"], "must be names among"),      # no --attention: there is no such model
+                         (["lstm", "gru4rec"], "must be names among")):
+        assert main(["train", "--task", "next-item", "--data", "synthetic", "--quick", "--models", *bad, "--out",
+                     str(tmp_path / "x"), "--no-progress"]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # refused before any work

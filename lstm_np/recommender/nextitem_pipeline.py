@@ -48,16 +48,16 @@ QUICK = {"config": {"embed_dim": 16, "hidden_size": 16, "epochs": 3, "patience":
 def _one_job(args):
     """One seed's leave-one-out protocol, or its temporal-split lists (for worker processes: a function of its
     arguments)."""
-    task, ratings, config, tie_break, grids, baselines, progress = args
+    task, ratings, config, tie_break, grids, baselines, recurrent, progress = args
 
     def log(line):
         if progress:
             print(f"[seed {config.seed}, {task}] {line}", flush=True)
 
     if task == "temporal":
-        return temporal_top_n(ratings, config, baselines=baselines, grids=grids, log=log)
+        return temporal_top_n(ratings, config, baselines=baselines, grids=grids, log=log, recurrent=recurrent)
     seqs = leave_one_out(ratings, tie_break=tie_break, seed=config.seed)
-    rows, models = run_next_item_protocol(seqs, config, baselines=baselines, grids=grids, log=log,
+    rows, models = run_next_item_protocol(seqs, config, baselines=baselines, grids=grids, log=log, recurrent=recurrent,
                                           progress=progress)
     saved = "lstm_attention" if "lstm_attention" in models else "lstm"
     return rows, models[saved].net, seqs
@@ -114,7 +114,8 @@ def ranking_table(summary, n_seeds, cell="lstm", attention="none"):
 
 
 def run_next_item(data="movielens", config: NextItemConfig | None = None, out_dir="runs/next-item", *, seeds=(0,),
-                  tie_break="item", quick=False, cache_dir=None, data_seed=0, workers=1, baselines=None, log=print,
+                  tie_break="item", quick=False, cache_dir=None, data_seed=0, workers=1, baselines=None, models=None,
+                  log=print,
                   progress=True, plot=True):
     """Run the next-item protocol for each seed and write the run folder.
 
@@ -131,6 +132,9 @@ def run_next_item(data="movielens", config: NextItemConfig | None = None, out_di
         ``config`` is used as it is.
     workers : int
         Jobs (a seed's leave-one-out protocol, a seed's temporal lists) run in this many processes at once.
+    models : sequence of str, optional
+        Run only these: names of ``ranking_baselines.MODELS``, "lstm" and (with ``config.attention``)
+        "lstm_attention"; at least one recurrent model (the one saved). Default: all. Overrides ``baselines``.
 
     Returns
     -------
@@ -150,6 +154,20 @@ def run_next_item(data="movielens", config: NextItemConfig | None = None, out_di
     grids = None
     if quick:
         grids = QUICK["grids"]
+    recurrent = None
+    if models is not None:
+        from . import ranking_baselines as rb
+        from .nextitem_protocol import recurrent_models
+
+        models = list(models)
+        known = list(rb.MODELS) + list(recurrent_models(config))
+        unknown = [m for m in models if m not in known]
+        if unknown or not models:
+            raise ValueError(f"models must be names among {known}; got {models!r}")
+        recurrent = [m for m in models if m in ("lstm", "lstm_attention")]
+        if not recurrent:
+            raise ValueError("models must include lstm or lstm_attention: the run saves a recurrent model")
+        baselines = [m for m in models if m in rb.MODELS]
     out = Path(out_dir)
     io.check_writable_dir(out, name="out", replaceable=RUN_FILES)  # before any work
     ratings, data_meta = load_data(data, cache_dir=cache_dir, seed=data_seed, log=log)
@@ -157,7 +175,8 @@ def run_next_item(data="movielens", config: NextItemConfig | None = None, out_di
     say(f"{data}: {len(ratings):,} interactions; leave-one-out (ties in time broken by {tie_break}); "
         f"seeds {seeds}")
     start = time.perf_counter()
-    jobs = [(task, ratings, config.replace(seed=s), tie_break, grids, baselines, progress and log is not None)
+    jobs = [(task, ratings, config.replace(seed=s), tie_break, grids, baselines, recurrent,
+             progress and log is not None)
             for s in seeds for task in ("loo", "temporal")]
     if workers > 1:
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:

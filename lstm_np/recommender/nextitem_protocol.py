@@ -168,16 +168,24 @@ def fit_lstm(seqs: Sequences, config: NextItemConfig, *, make_layer=None, log=No
             "seconds": round(seconds, 2), "history": history}, refit
 
 
-def recurrent_models(config: NextItemConfig):
+def recurrent_models(config: NextItemConfig, names=None):
     """The recurrent models a run fits: ``{"lstm": the plain model}``, and with ``config.attention`` set also
-    ``{"lstm_attention": config}`` (the plain one is then ``config`` without attention, for comparison)."""
-    if config.attention == "none":
-        return {"lstm": config}
-    return {"lstm": config.replace(attention="none"), "lstm_attention": config}
+    ``{"lstm_attention": config}`` (the plain one is then ``config`` without attention, for comparison).
+
+    ``names`` (optional) keeps only those; a name that ``config`` does not give is a ``ValueError``."""
+    models = {"lstm": config} if config.attention == "none" else {"lstm": config.replace(attention="none"),
+                                                                   "lstm_attention": config}
+    if names is None:
+        return models
+    unknown = sorted(set(names) - set(models))
+    if unknown:
+        raise ValueError(f"recurrent model(s) {unknown} not available with these settings (available: "
+                         f"{sorted(models)}; lstm_attention needs attention 'dot' or 'additive')")
+    return {k: v for k, v in models.items() if k in names}
 
 
 def run_next_item_protocol(seqs: Sequences, config: NextItemConfig | None = None, *, baselines=None, grids=None,
-                           lstm=True, make_layer=None, log=print, progress=True):
+                           lstm=True, recurrent=None, make_layer=None, log=print, progress=True):
     """Every baseline and the recurrent model(s) under the protocol, on one leave-one-out split.
 
     Parameters
@@ -194,6 +202,8 @@ def run_next_item_protocol(seqs: Sequences, config: NextItemConfig | None = None
         ``{name: grid}`` replacing ``ranking_baselines.GRIDS`` entries (a quick run uses small ones).
     lstm : bool
         Also fit the recurrent model(s).
+    recurrent : sequence of str, optional
+        Only these of ``recurrent_models(config)`` ("lstm", "lstm_attention"; default both where given).
     log : callable or None
     progress : bool
         A line per epoch of the recurrent model's choosing.
@@ -211,7 +221,7 @@ def run_next_item_protocol(seqs: Sequences, config: NextItemConfig | None = None
     for name in (rb.MODELS if baselines is None else baselines):
         rows[name], models[name] = choose_and_refit(name, seqs, grid=(grids or {}).get(name), seed=config.seed,
                                                     log=say)
-    for name, cfg in (recurrent_models(config).items() if lstm else ()):
+    for name, cfg in (recurrent_models(config, recurrent).items() if lstm else ()):
         label = cfg.cell + ("" if cfg.attention == "none" else f" + {cfg.attention} attention")
         say(f"{label} next-item model: choosing the epoch count on validation")
         rows[name], net = fit_lstm(seqs, cfg, make_layer=make_layer, log=say if progress else None)
@@ -232,7 +242,7 @@ def _top_n_validation(histories, relevant, exclude, n):
 
 
 def temporal_top_n(ratings: Ratings, config: NextItemConfig, *, baselines=None, grids=None, n=10, make_layer=None,
-                   log=None):
+                   log=None, recurrent=None):
     """Top-``n`` lists on the rating task's temporal split, under that split's own protocol.
 
     The split of ``temporal_split`` (each user's last 10 % test, the 10 %
@@ -280,7 +290,7 @@ def temporal_top_n(ratings: Ratings, config: NextItemConfig, *, baselines=None, 
         if log:
             log(f"temporal split, {name}: {best[0] or 'no settings'} chosen on its validation; users with a hit in "
                 f"the top {n} {out[name]['users_with_hit']:.3f} ({time.perf_counter() - t0:.1f} s)")
-    for name, cfg in recurrent_models(config).items():
+    for name, cfg in recurrent_models(config, recurrent).items():
         t0 = time.perf_counter()
         net = make_net(seqs.num_items, cfg, make_layer=make_layer)
         fit = train_next_item(net, h_tr, epochs=cfg.epochs, val=lambda m: val_metrics(m.score(h_tr)), select=key)

@@ -62,8 +62,9 @@ def training_figure(metrics, pred, target, path=None):
 
 
 def next_item_figure(per_seed, path=None):
-    """Two panels: the next-item model's training loss and validation NDCG@10 per epoch, one line per seed,
-    with the baselines' validation NDCG@10 as horizontal lines.
+    """Two panels: the next-item models' training loss and validation NDCG@10 per epoch, one line per seed
+    (dashed: the model with attention, when the run has one), with the baselines' validation NDCG@10 as
+    horizontal lines.
 
     Parameters
     ----------
@@ -79,15 +80,20 @@ def next_item_figure(per_seed, path=None):
     import matplotlib.pyplot as plt
 
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for run in per_seed:
-        hist = run["rows"]["lstm"]["history"]
-        epochs = [h["epoch"] for h in hist if h["loss"] is not None]
-        ax_loss.plot(epochs, [h["loss"] for h in hist if h["loss"] is not None], marker=".", label=f"seed {run['seed']}")
-        ax_val.plot([h["epoch"] for h in hist], [h["NDCG@10"] for h in hist], marker=".", label=f"LSTM, seed {run['seed']}")
-        best = run["rows"]["lstm"]["choice"]["epochs"]
-        ax_val.axvline(best, color="grey", lw=0.6, ls=":")
-    for k, name in enumerate(n for n in per_seed[0]["rows"] if n != "lstm"):
-        ax_val.axhline(per_seed[0]["rows"][name]["val"]["removed"]["NDCG@10"], color=f"C{k + 3}", lw=1, ls="--",
+    recurrent = [n for n in ("lstm", "lstm_attention") if n in per_seed[0]["rows"]]
+    labels = {"lstm": "LSTM", "lstm_attention": "LSTM + attention"}
+    for m, name in enumerate(recurrent):
+        ls = "-" if m == 0 else "--"
+        for k, run in enumerate(per_seed):
+            hist = run["rows"][name]["history"]
+            epochs = [h["epoch"] for h in hist if h["loss"] is not None]
+            ax_loss.plot(epochs, [h["loss"] for h in hist if h["loss"] is not None], marker=".", ls=ls, color=f"C{k}",
+                         label=f"{labels[name]}, seed {run['seed']}")
+            ax_val.plot([h["epoch"] for h in hist], [h["NDCG@10"] for h in hist], marker=".", ls=ls, color=f"C{k}",
+                        label=f"{labels[name]}, seed {run['seed']}")
+            ax_val.axvline(run["rows"][name]["choice"]["epochs"], color="grey", lw=0.6, ls=":")
+    for k, name in enumerate(n for n in per_seed[0]["rows"] if n not in recurrent):
+        ax_val.axhline(per_seed[0]["rows"][name]["val"]["removed"]["NDCG@10"], color=f"C{k + 3}", lw=1, ls="-.",
                        label=name)
     ax_loss.set(xlabel="epoch", ylabel="training cross-entropy (nats)", title="training loss")
     ax_val.set(xlabel="epoch", ylabel="validation NDCG@10 (seen removed)",

@@ -14,6 +14,8 @@ positions t - window + 1 .. t that are real.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._checks import as_rng
@@ -79,7 +81,7 @@ class Attention:
         H = K.shape[-1]
         if self.score == "dot":
             u = None
-            s = Q @ K.transpose(0, 2, 1) / np.sqrt(H)                         # (B, T, H)(B, H, S)
+            s = Q @ K.transpose(0, 2, 1) / math.sqrt(H)                         # (B, T, H)(B, H, S)
         else:
             u = np.tanh((Q @ self.params["Wq"])[:, :, None, :] + (K @ self.params["Wk"])[:, None, :, :])
             s = u @ self.params["v"]                                           # (B, T, S, A)(A,)
@@ -95,8 +97,8 @@ class Attention:
         dalpha = da @ V.transpose(0, 2, 1)                                     # (B, T, S)
         ds = alpha * (dalpha - np.sum(alpha * dalpha, axis=-1, keepdims=True))
         if self.score == "dot":
-            dQ = ds @ K / np.sqrt(H)
-            dK = ds.transpose(0, 2, 1) @ Q / np.sqrt(H)
+            dQ = ds @ K / math.sqrt(H)
+            dK = ds.transpose(0, 2, 1) @ Q / math.sqrt(H)
             return dQ, dK, dV
         self.grads["v"][...] = np.einsum("bts,btsa->a", ds, u)
         dp = ds[..., None] * self.params["v"] * (1 - u**2)                     # (B, T, S, A)
