@@ -265,10 +265,20 @@ def test_round_trip_keeps_the_whole_model(saved):
 
 
 def _edit_json(folder, change):
+    """Edit the saved description as a crafted pair would: the .json and the description the .npz carries
+    (under its checksum) changed together, so that the checks behind the checksum are reached. (An edit of
+    the .json alone is refused before them, naming the field: tests/test_model_file.py.)"""
+    import hashlib
+
+    arrays, _ = io.load(folder / "model")
     path = folder / "model.json"
     j = json.loads(path.read_text())
     change(j)
-    path.write_text(json.dumps(j))
+    core = {k: v for k, v in j.items() if k != "npz_sha256"}
+    data = io._npz_bytes({**arrays, io.DESCRIPTION_MEMBER: np.frombuffer(json.dumps(core, sort_keys=True).encode(),
+                                                                        dtype=np.uint8)})
+    (folder / "model.npz").write_bytes(data)
+    path.write_text(json.dumps({**core, "npz_sha256": hashlib.sha256(data).hexdigest()}))
 
 
 @pytest.mark.parametrize("damage, message", [

@@ -9,8 +9,10 @@ and the SHA-256 of the ``.npz``), and they are one unit:
   ``.npz`` also carries a copy of its own description (member
   ``__description__``), so a save killed between the two renames leaves a
   complete new ``.npz`` beside the previous save's ``.json``; ``load``
-  recognises that pair (the ``save_id`` differs and the checksum does not
-  match) and returns the new model. Before the first rename nothing
+  recognises that pair (the ``.npz`` records, as ``previous_save_id``, the
+  ``save_id`` of the ``.json`` it replaces) and returns the new model. An
+  ``.npz`` of any other save (copied from another run) is refused, not
+  loaded with its own description. Before the first rename nothing
   changed; after the second the new pair is in place. So a reader always
   sees the complete old or the complete new model, never a mix.
 * Temporary files of a killed save are removed by the next ``save`` or
@@ -18,7 +20,9 @@ and the SHA-256 of the ``.npz``), and they are one unit:
 
 ``load`` reads with ``allow_pickle=False`` and checks everything before it
 reads any array data: the JSON (size, nesting depth, format, version), the
-checksum, the archive's structure (a zip of ``.npy`` members) and each
+checksum, that the JSON says exactly what the save wrote (the ``.npz``'s
+embedded description, which the checksum covers: any edit of ``model.json``,
+even one its schema would accept, is refused naming the field), the archive's structure (a zip of ``.npy`` members) and each
 member's header (shape and dtype, compared with the description and with
 the member's size), and, when given a ``schema``, the ``meta`` fields
 (types, finite numbers, ranges, sizes that must equal an array's

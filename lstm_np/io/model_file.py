@@ -26,8 +26,8 @@ from .schema import check_meta
 __all__ = ["save", "load", "inspect", "inspect_model", "ModelFileError"]
 
 FORMAT = "lstm_np.arrays"
-VERSION = 2           # 2 adds save_id and the embedded description; load reads 1 and 2
-READS = (1, 2)
+VERSION = 3           # 2 adds save_id and the embedded description; 3 previous_save_id
+READS = (1, 2, 3)
 DESCRIPTION_MEMBER = "__description__"
 MAX_JSON_BYTES = 16 * 2**20   # a model's description is a few kB
 MAX_JSON_DEPTH = 64           # nesting of objects/lists in the description
@@ -106,10 +106,14 @@ def save(path, arrays, meta):
             raise TypeError(f"array {name!r} must be a numeric ndarray; got {type(a).__name__}")
     if not isinstance(meta, Mapping):
         raise TypeError(f"meta must be a dict; got {type(meta).__name__}")
+    npz_path, json_path = _with(stem, ".npz"), _with(stem, ".json")
     core = {
         "format": FORMAT,
         "version": VERSION,
         "save_id": secrets.token_hex(16),
+        # The save this one replaces: a kill between the two renames below leaves this .npz beside that
+        # save's .json, and load accepts the pair only then (an .npz of any other save is refused).
+        "previous_save_id": _save_id_on_disk(json_path),
         "arrays": {k: {"shape": list(a.shape), "dtype": a.dtype.str} for k, a in arrays.items()},
         "meta": meta,
     }
@@ -123,7 +127,6 @@ def save(path, arrays, meta):
         raise ValueError(f"meta is nested more than {MAX_JSON_DEPTH - 2} levels deep")
     data = _npz_bytes({**arrays, DESCRIPTION_MEMBER: np.frombuffer(embedded, dtype=np.uint8)})
     text = json.dumps({**core, "npz_sha256": hashlib.sha256(data).hexdigest()}, indent=2, sort_keys=True)
-    npz_path, json_path = _with(stem, ".npz"), _with(stem, ".json")
     stem.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(stem.parent, {npz_path.name, json_path.name})
     tmps = []
@@ -234,6 +237,62 @@ def _npz_members(data, npz_path):
     return archive, members
 
 
+def _save_id_on_disk(json_path):
+    """The ``save_id`` of the description at ``json_path``, or None (no file, unreadable, not ours)."""
+    try:
+        with open(json_path, "rb") as f:
+            raw = f.read(MAX_JSON_BYTES + 1)
+        found = json.loads(raw.decode("utf-8")).get("save_id")
+    except (OSError, ValueError, RecursionError, AttributeError):
+        return None
+    return found if isinstance(found, str) else None
+
+
+_MISSING = object()
+
+
+def _canonical(v):
+    return json.dumps(v, sort_keys=True, separators=(",", ":"))
+
+
+def _first_difference(a, b, path=""):
+    """``(field, value in a, value in b)`` of the first place where two JSON values differ, or None.
+
+    Types count: 1, 1.0 and true are three different values.
+    """
+    if type(a) is not type(b):
+        return path, a, b
+    if isinstance(a, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            found = _first_difference(a.get(k, _MISSING), b.get(k, _MISSING), f"{path}.{k}" if path else str(k))
+            if found:
+                return found
+        return None
+    if isinstance(a, list):
+        for i, (x, y) in enumerate(zip(a, b)):
+            found = _first_difference(x, y, f"{path}[{i}]")
+            if found:
+                return found
+        return (path, a, b) if len(a) != len(b) else None
+    return None if _canonical(a) == _canonical(b) else (path, a, b)
+
+
+def _check_unedited(description, embedded, json_path):
+    """The .json must say exactly what the save wrote, which the .npz carries (and its checksum covers)."""
+    stated = {k: v for k, v in description.items() if k != "npz_sha256"}
+    if _canonical(stated) == _canonical(embedded):
+        return
+    field, edited, saved = _first_difference(stated, embedded)
+
+    def show(v):
+        text = "missing" if v is _MISSING else repr(v)
+        return text if len(text) <= 80 else text[:77] + "..."
+
+    raise ModelFileError(f"{json_path}: field {field} is {show(edited)}, but the save wrote {show(saved)}: the file "
+                         "was edited after the save (the .npz holds the description it was saved with; save "
+                         "the model again to change it)")
+
+
 def _embedded_description(data):
     """The description a version-2 ``.npz`` carries, or None."""
     try:
@@ -297,20 +356,35 @@ def inspect(path, schema=None):
     except OSError as e:
         raise ModelFileError(f"{npz_path}: unreadable ({e})") from e
     where = json_path
-    if json_missing or not isinstance(description, dict) or \
-            hashlib.sha256(data).hexdigest() != description.get("npz_sha256"):
+    if json_missing or hashlib.sha256(data).hexdigest() != description.get("npz_sha256"):
         embedded = _embedded_description(data)
         other_save = embedded is not None and (json_missing or description.get("save_id") != embedded.get("save_id"))
+        if other_save and not json_missing:
+            interrupted = embedded.get("previous_save_id")
+            if not (isinstance(interrupted, str) and interrupted == description.get("save_id")):
+                raise ModelFileError(
+                    f"{npz_path}: from another save than {json_path.name} (save_id {embedded.get('save_id')!r} in "
+                    f"the .npz, {description.get('save_id')!r} in the .json): the two files do not belong together. "
+                    f"If a save of this model was interrupted, delete {json_path.name} to load the .npz with the "
+                    "description it carries")
         if other_save:
-            # A save stopped between its two renames: the .npz is the complete
-            # new model (it describes itself); the .json belongs to the save before.
+            # No .json, or a save stopped between its two renames: the .npz is the
+            # complete new model (it describes itself); the .json belongs to the save before.
             description, where = embedded, f"{npz_path} (its own description)"
         elif json_missing:
             raise ModelFileError(f"{json_path}: file not found")
         else:
             _check_description(description, json_path)
+            if not isinstance(description.get("npz_sha256"), str):
+                raise ModelFileError(f"{json_path}: field npz_sha256 is {description.get('npz_sha256', 'missing')!r}; "
+                                     "expected the SHA-256 of the .npz (the file was edited)")
             raise ModelFileError(f"{npz_path}: contents do not match the checksum in {json_path.name} "
                                  "(corrupted, or the two files are from different saves)")
+    else:
+        embedded = _embedded_description(data)
+        if embedded is not None:  # version 2 and later: the .json must be what the save wrote
+            _check_description(description, json_path)
+            _check_unedited(description, embedded, json_path)
     description = _check_description(description, where)
     archive, members = _npz_members(data, npz_path)
     found = {k: v for k, v in members.items() if k != DESCRIPTION_MEMBER}
