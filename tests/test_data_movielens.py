@@ -371,6 +371,28 @@ def test_invalid_cache_is_replaced(tmp_path):
     assert cache_contents(tmp_path) == ["ml-100k", "ml-100k/SHA256SUMS", "ml-100k/u.data", "ml-100k/u.item"]
 
 
+def test_a_cache_without_its_checksums_is_fetched_again_not_blessed(tmp_path):
+    """With SHA256SUMS deleted, nothing vouches for u.item (the data set's checksum covers the ratings only):
+    an edited title must not be re-checksummed as verified."""
+    fetch_movielens_100k(tmp_path, sources=[Counting("s", result=good_raw())], expected_sha256=SMALL_SHA, log=None)
+    folder = tmp_path / "ml-100k"
+    (folder / "SHA256SUMS").unlink()
+    items = (folder / "u.item").read_bytes()
+    (folder / "u.item").write_bytes(items.replace(b"Nine (1990)", b"Eight (1990)"))
+    offline = Counting("offline", error=OSError("no network"))
+    lines: list[str] = []
+    with pytest.raises(DataUnavailableError) as e:
+        fetch_movielens_100k(tmp_path, sources=[offline], expected_sha256=SMALL_SHA, log=lines.append)
+    assert f"{folder / 'SHA256SUMS'} is missing, so {folder / 'u.item'} cannot be verified" in str(e.value)
+    assert not (folder / "SHA256SUMS").exists()  # not blessed
+    again = Counting("again", result=good_raw())
+    ratings = fetch_movielens_100k(tmp_path, sources=[again], expected_sha256=SMALL_SHA, log=lines.append)
+    assert again.calls == 1 and ratings.titles[9] == "Nine (1990)"  # the source's titles, not the edited ones
+    assert (folder / "u.item").read_bytes() == items and (folder / "SHA256SUMS").exists()
+    assert fetch_movielens_100k(tmp_path, sources=[offline], expected_sha256=SMALL_SHA, log=None).titles[9] \
+        == "Nine (1990)" and offline.calls == 1  # the cache written by the fetch is verified and used
+
+
 def test_plain_callables_and_source_objects(tmp_path):
     def from_memory():
         return good_raw()

@@ -161,12 +161,18 @@ def _write_cache_checksums(folder: Path) -> None:
     os.replace(tmp, folder / CACHE_CHECKSUMS)
 
 
-def _verify_cache_files(folder: Path) -> bool:
-    """Check the cached files against ``SHA256SUMS``; False when there is none (a cache of
-    lstm_np <= 0.1). Raises ChecksumError naming the file that changed since it was cached."""
+def _verify_cache_files(folder: Path) -> None:
+    """Check the cached files against ``SHA256SUMS``; raise ChecksumError naming the file that changed
+    since it was cached, or when ``SHA256SUMS`` is missing or incomplete.
+
+    Without ``SHA256SUMS`` (deleted, or a cache of lstm_np <= 0.1) nothing vouches for ``u.item``: the data
+    set's own checksum covers the ratings, not the titles, so an edited title would pass. Such a cache is
+    not blessed with a new ``SHA256SUMS``; it is fetched again.
+    """
     sums = folder / CACHE_CHECKSUMS
     if not sums.exists():
-        return False
+        raise ChecksumError(f"{sums} is missing, so {folder / 'u.item'} cannot be verified (the data set's checksum "
+                            "covers the ratings, not the titles)")
     recorded = {}
     for line in sums.read_text(encoding="ascii", errors="replace").splitlines():
         digest, _, name = line.partition("  ")
@@ -178,7 +184,6 @@ def _verify_cache_files(folder: Path) -> bool:
         if got != recorded[name]:
             raise ChecksumError(f"{folder / name} changed since it was cached "
                                 f"(sha256 {got}; {CACHE_CHECKSUMS} records {recorded[name]})")
-    return True
 
 
 def _check_titles(ratings: Ratings, folder: Path) -> None:
@@ -209,7 +214,8 @@ def fetch_movielens_100k(cache_dir: str | os.PathLike | None = None, *,
     cache_dir : path-like, optional
         Defaults to :func:`default_cache_dir`; the data lives in ``cache_dir/ml-100k``
         as ``u.data`` + ``u.item`` (GroupLens layout) with their sha256 in
-        ``SHA256SUMS``; a cached file that no longer matches its checksum (or
+        ``SHA256SUMS``; a cached file that no longer matches its checksum (or a cache
+        without ``SHA256SUMS``, whose u.item nothing vouches for, or
         a u.item lacking the title of a rated item) is ignored and fetched again.
     sources : sequence of Source or callables returning RawFiles, optional
         Tried in order; defaults to :func:`default_sources` (GroupLens, then
@@ -235,20 +241,13 @@ def fetch_movielens_100k(cache_dir: str | os.PathLike | None = None, *,
     failures: list[tuple[str, str]] = []
     if target.exists():
         try:
-            recorded = _verify_cache_files(target)
-            ratings = load_movielens_100k(target, expected_sha256=expected_sha256)
+            ratings = load_movielens_100k(target, expected_sha256=expected_sha256)  # names a damaged line first
+            _verify_cache_files(target)
             _check_titles(ratings, target)
         except (OSError, ValueError) as error:  # DataFormatError, ChecksumError included
             failures.append((f"cache {target}", _reason(error)))
             log(f"ignoring cache {target}: {_reason(error)}")
         else:
-            if not recorded:  # written by an older lstm_np: the ratings and titles are checked; record them
-                try:
-                    _write_cache_checksums(target)
-                    log(f"cache {target} had no checksum of u.item (an older lstm_np wrote it); "
-                        f"titles checked, {CACHE_CHECKSUMS} recorded")
-                except OSError as error:
-                    log(f"cache {target} has no checksum of u.item and it could not be recorded: {_reason(error)}")
             log(f"MovieLens-100K from cache {target}")
             return ratings
     else:
