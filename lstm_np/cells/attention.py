@@ -57,8 +57,6 @@ This module imports NumPy only.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 __all__ = ["SCORES", "masked_softmax", "step_forward", "step_backward"]
@@ -105,7 +103,7 @@ def step_forward(q, K, V, mask, params, score="dot"):
     H = K.shape[-1]
     if score == "dot":
         u = None
-        s = np.einsum("bh,bsh->bs", q, K) / math.sqrt(H)
+        s = np.einsum("bh,bsh->bs", q, K) / np.sqrt(H)
     elif score == "additive":
         u = np.tanh((q @ params["Wq"])[:, None, :] + K @ params["Wk"])
         s = u @ params["v"]
@@ -146,8 +144,8 @@ def step_backward(da, cache):
 
     # Through the score.
     if score == "dot":
-        dq = np.einsum("bs,bsh->bh", ds, K) / math.sqrt(H)
-        dK = ds[:, :, None] * q[:, None, :] / math.sqrt(H)
+        dq = np.einsum("bs,bsh->bh", ds, K) / np.sqrt(H)
+        dK = ds[:, :, None] * q[:, None, :] / np.sqrt(H)
         return dq, dK, dV, {}
     dv = np.einsum("bs,bsa->a", ds, u)
     du = ds[:, :, None] * params["v"]

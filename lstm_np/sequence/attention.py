@@ -8,6 +8,10 @@ query t of row b may see key j. Every equation is the reference's, with one
 more batch axis t; ``tests/test_attention.py`` checks, in float64, that the
 outputs and every gradient equal the reference step run query by query.
 
+The one difference from the reference: 1/sqrt(H) is taken with ``math.sqrt``,
+a Python float, because NumPy 2 treats ``np.sqrt(H)`` (a float64 scalar) as
+float64 and would silently upcast a float32 model.
+
 ``causal_window_mask`` builds the usual mask: query t sees the keys at
 positions t - window + 1 .. t that are real.
 """
