@@ -36,8 +36,8 @@ def _cmd_train(args):
     for name in ("embed_dim", "dropout", "tie_break", "workers", "attention", "attention_window", "models"):
         if getattr(args, name) is not None:
             raise ValueError(f"--{name.replace('_', '-')} is an option of --task next-item")
-    if args.tied is not None or args.quick or args.seeds is not None:
-        raise ValueError("--tied/--no-tied, --quick and --seeds are options of --task next-item")
+    if args.tied is not None or args.quick or args.seeds is not None or args.no_temporal:
+        raise ValueError("--tied/--no-tied, --quick, --seeds and --no-temporal are options of --task next-item")
     if args.cell is not None and args.cell not in ("lstm", "gru", "rnn"):
         raise ValueError(f"--cell {args.cell}: the rating task's correction net takes lstm, gru or rnn "
                          "(the cell variants work with --task next-item)")
@@ -91,7 +91,7 @@ def _cmd_train_next_item(args):
     _check_out(out, replaceable=RUN_FILES)  # before any training
     run_next_item(args.data, config, out, seeds=seeds, tie_break=args.tie_break or "item", quick=args.quick,
                   cache_dir=args.cache_dir, data_seed=args.data_seed, workers=args.workers or 1,
-                  models=args.models, progress=not args.no_progress)
+                  models=args.models, temporal=not args.no_temporal, progress=not args.no_progress)
     print(f"wrote {out}/model.npz, {out}/model.json, {out}/metrics.json, {out}/training.png")
     return 0
 
@@ -348,6 +348,8 @@ def build_parser():
     p.add_argument("--models", nargs="+", metavar="NAME",
                    help="next-item: run only these of popularity, itemknn, transition, bprmf, ease, lstm and (with "
                         "--attention) lstm_attention; at least one recurrent model (default: all)")
+    p.add_argument("--no-temporal", action="store_true",
+                   help="next-item: leave out the temporal split's top-10 lists (they double the run's time)")
     p.add_argument("--attention-window", type=_positive_int,
                    help=f"next-item: states the attention sees, the last one included (default {n.window})")
     p.add_argument("--cuts", type=int, help=f"rating task: training cuts per phase (default {d.cuts})")

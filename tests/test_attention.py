@@ -324,3 +324,17 @@ def test_models_runs_only_the_models_named(tmp_path, capsys):
                      str(tmp_path / "x"), "--no-progress"]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "x").exists()  # refused before any work
+
+
+def test_no_temporal_leaves_out_the_temporal_lists(tmp_path):
+    import json
+
+    from lstm_np.cli import main
+    from lstm_np.recommender.nextitem_pipeline import markdown_table
+
+    out = tmp_path / "loo"
+    assert main(["train", "--task", "next-item", "--data", "synthetic", "--quick", "--no-temporal", "--models",
+                 "popularity", "lstm", "--out", str(out), "--no-progress"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["per_seed"][0]["temporal"] is None and "temporal" not in metrics["summary"]["lstm"]
+    assert "temporal" not in markdown_table(metrics).splitlines()[0]

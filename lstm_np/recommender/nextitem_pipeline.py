@@ -79,8 +79,9 @@ def summarise_seeds(per_seed):
                 keys = [k for k in per_seed[0]["rows"][name][part][setting] if k != "n"]
                 out[name][part][setting] = {k: _mean_sd([s["rows"][name][part][setting][k] for s in per_seed])
                                             for k in keys}
-        out[name]["temporal"] = {k: _mean_sd([s["temporal"][name][k] for s in per_seed])
-                                 for k in ("users_with_hit", "recall", "ndcg")}
+        if per_seed[0].get("temporal") is not None:
+            out[name]["temporal"] = {k: _mean_sd([s["temporal"][name][k] for s in per_seed])
+                                     for k in ("users_with_hit", "recall", "ndcg")}
     return out
 
 
@@ -107,7 +108,7 @@ def ranking_table(summary, n_seeds, cell="lstm", attention="none"):
         rem, kept = s["test"]["removed"], s["test"]["kept"]
         lines.append(f"{_label(name, cell, attention):<{w}} {f(rem['HR@10']):>15} {f(rem['NDCG@10']):>15} "
                      f"{f(rem['MRR@10']):>15} {f(kept['HR@10']):>15} {f(kept['NDCG@10']):>15} "
-                     f"{f(s['temporal']['users_with_hit']):>15}")
+                     f"{f(s['temporal']['users_with_hit']) if 'temporal' in s else 'not run':>15}")
     lines.append("(HR/NDCG/MRR: seen items removed unless 'kept'; temporal hit: share of users with a test movie in the "
                  "top 10 on the temporal split)")
     return "\n".join(lines)
@@ -115,7 +116,7 @@ def ranking_table(summary, n_seeds, cell="lstm", attention="none"):
 
 def run_next_item(data="movielens", config: NextItemConfig | None = None, out_dir="runs/next-item", *, seeds=(0,),
                   tie_break="item", quick=False, cache_dir=None, data_seed=0, workers=1, baselines=None, models=None,
-                  log=print,
+                  temporal=True, log=print,
                   progress=True, plot=True):
     """Run the next-item protocol for each seed and write the run folder.
 
@@ -135,6 +136,8 @@ def run_next_item(data="movielens", config: NextItemConfig | None = None, out_di
     models : sequence of str, optional
         Run only these: names of ``ranking_baselines.MODELS``, "lstm" and (with ``config.attention``)
         "lstm_attention"; at least one recurrent model (the one saved). Default: all. Overrides ``baselines``.
+    temporal : bool
+        Also the temporal split's top-10 lists (as many jobs again as the leave-one-out protocol).
 
     Returns
     -------
@@ -177,14 +180,16 @@ def run_next_item(data="movielens", config: NextItemConfig | None = None, out_di
     start = time.perf_counter()
     jobs = [(task, ratings, config.replace(seed=s), tie_break, grids, baselines, recurrent,
              progress and log is not None)
-            for s in seeds for task in ("loo", "temporal")]
+            for s in seeds for task in (("loo", "temporal") if temporal else ("loo",))]
     if workers > 1:
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
             results = list(pool.map(_one_job, jobs))
     else:
         results = [_one_job(job) for job in jobs]
     seconds = time.perf_counter() - start
-    per_seed = [{"seed": s, "rows": results[2 * k][0], "temporal": results[2 * k + 1]} for k, s in enumerate(seeds)]
+    per_job = 2 if temporal else 1
+    per_seed = [{"seed": s, "rows": results[per_job * k][0], "temporal": results[per_job * k + 1] if temporal else None}
+                for k, s in enumerate(seeds)]
     summary = summarise_seeds(per_seed)
     _, net, seqs = results[0]
     metrics = {"task": "next-item", "data": data_meta, "tie_break": tie_break, "seeds": seeds, "quick": bool(quick),
@@ -211,7 +216,8 @@ def run_next_item(data="movielens", config: NextItemConfig | None = None, out_di
 def markdown_table(metrics, temporal=True):
     """``metrics.json`` of ``run_next_item`` as the README's Markdown table (test; mean ± sd over the seeds).
 
-    ``temporal=False`` leaves out the temporal split's column."""
+    ``temporal=False`` leaves out the temporal split's column (as does a run without the temporal lists)."""
+    temporal = temporal and metrics["per_seed"][0].get("temporal") is not None
     summary, n = metrics["summary"], len(metrics["seeds"])
 
     def f(pair, digits=3):
