@@ -87,9 +87,10 @@ def test_order_explains_ratings_item_bias_does_not(data):
 
 
 def test_fast():
-    start = time.perf_counter()
+    """CPU time of this process, not wall-clock: another job on a busy machine cannot make it fail."""
+    start = time.process_time()
     make_synthetic(seed=3)
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < 0.5
 
 
 def test_small_custom_sizes():
