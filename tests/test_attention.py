@@ -220,7 +220,7 @@ def test_a_run_with_attention_reports_both_recurrent_models_and_saves_the_attent
 
     metrics = json.loads((attentive_run / "metrics.json").read_text())
     assert {"lstm", "lstm_attention"} <= set(metrics["summary"])
-    assert metrics["per_seed"][0]["rows"]["lstm"]["choice"]["attention"] == "none"
+    assert "attention" not in metrics["per_seed"][0]["rows"]["lstm"]["choice"]  # as before attention existed
     assert metrics["per_seed"][0]["rows"]["lstm_attention"]["choice"]["attention"] == "additive"
     assert {"lstm", "lstm_attention"} <= set(metrics["per_seed"][0]["temporal"])
     assert any(line.startswith("| LSTM + additive attention |") for line in markdown_table(metrics).splitlines())

@@ -135,6 +135,12 @@ class LSTMScorer:
         return self.net.score(histories)
 
 
+def _choice(epochs, config):
+    """What a recurrent model's row records as chosen: the epochs, the cell and, for an attentive model, its score."""
+    return {"epochs": epochs, "cell": config.cell,
+            **({} if config.attention == "none" else {"attention": config.attention})}
+
+
 def fit_lstm(seqs: Sequences, config: NextItemConfig, *, make_layer=None, log=None):
     """The protocol for the recurrent next-item model: epochs chosen on validation, refit, test.
 
@@ -164,7 +170,7 @@ def fit_lstm(seqs: Sequences, config: NextItemConfig, *, make_layer=None, log=No
     test_metrics = evaluate(LSTMScorer(refit).score, seqs, TEST)
     seconds = time.perf_counter() - t0
     history = [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()} for row in fit.history]
-    return {"choice": {"epochs": epochs, "cell": config.cell, "attention": config.attention}, "val": val_metrics, "test": test_metrics,
+    return {"choice": _choice(epochs, config), "val": val_metrics, "test": test_metrics,
             "seconds": round(seconds, 2), "history": history}, refit
 
 
@@ -298,7 +304,7 @@ def temporal_top_n(ratings: Ratings, config: NextItemConfig, *, baselines=None, 
         if fit.best_epoch > 0:
             train_next_item(refit, h_tv, epochs=fit.best_epoch)
         out[name] = {**top_n_metrics(refit.score(h_tv), rel_test, n=n, exclude=ex_tv),
-                     "choice": {"epochs": int(fit.best_epoch), "cell": cfg.cell, "attention": cfg.attention}}
+                     "choice": _choice(int(fit.best_epoch), cfg)}
         if log:
             log(f"temporal split, {name}: {fit.best_epoch} epochs chosen on its validation; users with a hit in "
                 f"the top {n} {out[name]['users_with_hit']:.3f} ({time.perf_counter() - t0:.1f} s)")
