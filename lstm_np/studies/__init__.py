@@ -6,6 +6,8 @@ One module per study, and small shared modules:
   notebook 05)
 * ``studies.laboratory``  which parts of the cell matter: every cell variant on the adding problem, the
   character model and the recommender (``lstm-np lab``; notebook 07)
+* ``studies.modern_cells``  the 2024 cells (sLSTM, minLSTM, minGRU) beside the LSTM: parity, selective copying,
+  the adding problem, the character model (``python -m lstm_np.studies.modern_cells``; notebook 10)
 * ``studies.adding``      the adding problem, the model that learns it, the time of a training step
 * ``studies.settings``    the sizes of each study: the full setting behind the README and a quick one
 * ``studies.report``      the Markdown tables;  ``studies.plots``  the figures
@@ -19,6 +21,7 @@ The public names of the comparison and the laboratory are importable from here
 from .adding import AddingModel, adding_problem, time_per_step, train_adding
 from .comparison import gradient_flow, load_results, run
 from .laboratory import load_lab, run_lab, train_char, train_recommender
+from . import modern_cells  # noqa: F401  (its names stay in its namespace: modern_cells.run, ...)
 from .plots import plot_adding, plot_gradient_flow, plot_lab
 from .report import format_lab, format_results
 from .settings import (CELLS, FULL, LAB_FULL, LAB_QUICK, LAB_VARIANTS, QUICK, LabSettings, Settings, get_lab_settings,

@@ -445,7 +445,8 @@ def format_results(r):
             f"| {c} | {r['params'][c]} | {_mean_sd(r['parity'][c][L_in], 3)} | {_mean_sd(per_seed_beyond, 3)} "
             f"| {_mean_sd(r['copy'][c], 3)} | {_mean_sd(r['adding'][c], 4)} | {_mean_sd(r['char'][c], 3)} "
             f"| {ms['parity'][c]:.1f} | {ms['copy'][c]:.1f} | {ms['adding'][c]:.1f} | {ms['char'][c]:.1f} |")
-    lines += ["", f"Seeds {list(s['seeds'])}; H = {s['hidden_size']} (char model H = {s['char_hidden']}); "
+    lines += ["", f"Seeds {list(s['seeds'])}; H = {s['hidden_size']} (char model H = {s['char_hidden']}); params: the "
+              f"cell's at D = 2 and H = {s['hidden_size']}; "
               f"predicting 1.0 on the adding problem gives MSE {r['adding_baseline']:.3f}; the bigram model "
               f"{r.get('char_bigram', float('nan')):.3f} bpc; chance: parity 0.5, copying {1 / s['copy_vocab']:.2f}. "
               f"{r['elapsed_s']:.0f} s in all."]
