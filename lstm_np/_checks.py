@@ -14,20 +14,31 @@ kind of input:
 * ``check_cache`` -- a cache handed back to ``backward`` must be the one
   this layer's ``forward`` made, for these parameters and this dtype;
 * ``check_finite`` -- a result (a gradient, a loss) that overflowed is an
-  error before it is stored anywhere.
+  error before it is stored anywhere;
+* ``as_int`` / ``check_fits_memory`` -- counts, and sizes whose arrays must
+  fit in this machine's memory (checked before allocating, so an absurd
+  size is a ValueError, never a MemoryError);
+* ``unchanged_on_error`` -- the one rule behind "a refused call changes
+  nothing" where validating everything first is not enough (a generator
+  that a call advances, layers that write their gradients one after the
+  other, a fit that diverges midway): the block's state is snapshotted and
+  put back, byte for byte, if it raises.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
+import os
 import warnings
 
 import numpy as np
 
 __all__ = [
     "as_array", "as_float_array", "as_real_array", "as_mask", "as_ids", "check_sizes", "as_scalar",
-    "as_sequence", "as_state", "as_rng", "as_float_dtype", "check_cache", "check_finite",
+    "as_sequence", "as_state", "as_rng", "as_float_dtype", "check_cache", "check_finite", "as_int",
+    "check_fits_memory", "unchanged_on_error", "check_distinct",
 ]
 
 
@@ -174,15 +185,83 @@ def as_ids(name, ids, num):
     return ids.astype(np.int64, copy=False)
 
 
+def as_int(name, v, low=None, high=None):
+    """``v`` as a Python int in [low, high] (either bound may be None).
+
+    Raises
+    ------
+    TypeError
+        Not a number at all: a str (``"3"`` is not parsed), None, a bool, a
+        complex number, an array.
+    ValueError
+        A number that is not a whole int (``2.5``, and ``3.0`` too: say
+        ``3``), NaN, inf, or out of range.
+    """
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be an integer; got {type(v).__name__} {v!r}")
+    if not isinstance(v, (int, np.integer)):
+        raise ValueError(f"{name} must be a whole number given as an int; got {v!r}")
+    if (low is not None and v < low) or (high is not None and v > high):
+        if low is not None and high is not None:
+            rule = f"in [{low}, {high:,}]"
+        else:
+            rule = f">= {low}" if low is not None else f"<= {high:,}"
+        raise ValueError(f"{name} must be an integer {rule}; got {v}")
+    return int(v)
+
+
 def check_sizes(**sizes):
     """Raise unless every keyword (e.g. ``input_size=3``) is a positive integer.
 
-    ``2.7`` or ``"3"`` are refused rather than truncated or parsed; a whole
-    float such as ``3.0`` is refused too (say what you mean: an int).
+    ``"3"`` or None are a TypeError (not a number); ``2.7`` is refused rather
+    than truncated, and a whole float such as ``3.0`` too (say what you mean:
+    an int), with ValueError, as are 0, negative sizes and ``True``.
     """
     for name, v in sizes.items():
-        if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)) or v < 1:
+        if not isinstance(v, numbers.Real):
+            raise TypeError(f"{name} must be a positive integer; got {type(v).__name__} {v!r}")
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:  # True: not a size
             raise ValueError(f"{name} must be a positive integer; got {v!r}")
+
+
+def _memory_limit():
+    """Bytes of physical memory of this machine (1 TiB when the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return 2**40
+
+
+def check_fits_memory(what, numbers_needed, dtype=np.float64, *, fraction=0.5):
+    """Raise ValueError unless ``numbers_needed`` numbers of ``dtype`` fit in ``fraction`` of the memory.
+
+    Called with the sizes of what a constructor is about to allocate, before
+    it allocates: ``--hidden-size 1000000`` (an LSTM's 4 * 10**12 weights)
+    is a ValueError naming the setting and the bytes, not a MemoryError.
+    """
+    need = int(numbers_needed) * np.dtype(dtype).itemsize
+    limit = int(_memory_limit() * fraction)
+    if need > limit:
+        raise ValueError(f"{what} needs {_bytes(need)} of memory for its arrays alone, more than this machine "
+                         f"can give ({_bytes(limit)}, half of its {_bytes(_memory_limit())}); choose smaller sizes")
+
+
+def _bytes(n):
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.1f} {unit}" if unit != "bytes" else f"{n} bytes"
+        n /= 1024
+
+
+def check_distinct(name, objects):
+    """Raise ValueError if one object appears twice in ``objects`` (``Stack([layer, layer])``)."""
+    seen = {}
+    for k, o in enumerate(objects):
+        if id(o) in seen:
+            raise ValueError(f"{name}[{seen[id(o)]}] and {name}[{k}] are the same object; each entry must be "
+                             "its own (a layer used twice would have its gradients overwritten by its second use: "
+                             "build a new one, or copy it)")
+        seen[id(o)] = k
 
 
 def as_scalar(name, v, *, low=None, high=None, low_open=False, high_open=False):
@@ -332,3 +411,98 @@ def check_finite(what, **arrays):
             f"{what}: {bad} is not finite (NaN or inf); the computation overflowed "
             "(inputs or upstream gradients too large for the dtype; scale the loss down or use float64)"
         )
+
+
+# --------------------------------------------------------------------------- refused calls change nothing
+
+_NOT_STATE = (str, bytes, int, float, complex, bool, type(None), np.generic, np.dtype)
+
+
+def _snapshot(obj, memo, out):
+    """Append to ``out`` what is needed to put ``obj`` (and all it holds) back; shared objects once."""
+    if isinstance(obj, _NOT_STATE) or id(obj) in memo:
+        return
+    memo.add(id(obj))
+    if isinstance(obj, np.random.Generator):
+        out.append(("rng", obj, obj.bit_generator.state))
+    elif isinstance(obj, np.random.BitGenerator):
+        out.append(("bitgen", obj, obj.state))
+    elif isinstance(obj, np.ndarray):
+        if obj.flags.writeable:
+            out.append(("array", obj, obj.copy()))
+    elif isinstance(obj, dict):
+        out.append(("dict", obj, dict(obj)))
+        for v in list(obj.values()):
+            _snapshot(v, memo, out)
+    elif isinstance(obj, list):
+        out.append(("list", obj, list(obj)))
+        for v in obj:
+            _snapshot(v, memo, out)
+    elif isinstance(obj, (tuple, set, frozenset)):
+        for v in obj:
+            _snapshot(v, memo, out)
+    elif hasattr(obj, "__dict__") and not callable(obj) and not isinstance(obj, type):
+        attrs = vars(obj)
+        out.append(("attrs", obj, dict(attrs)))
+        for v in list(attrs.values()):
+            _snapshot(v, memo, out)
+
+
+def _restore(saved):
+    for kind, obj, value in saved:  # rebind first (an attribute or entry replaced by a new object) ...
+        if kind == "dict":
+            obj.clear()
+            obj.update(value)
+        elif kind == "list":
+            obj[:] = value
+        elif kind == "attrs":
+            attrs = vars(obj)  # object.__dict__ directly: frozen dataclasses too
+            attrs.clear()
+            attrs.update(value)
+    for kind, obj, value in saved:  # ... then the contents of the original arrays and generators
+        if kind == "array":
+            if obj.shape == value.shape and obj.dtype == value.dtype:
+                np.copyto(obj, value)
+        elif kind == "rng":
+            obj.bit_generator.state = value
+        elif kind == "bitgen":
+            obj.state = value
+
+
+@contextlib.contextmanager
+def unchanged_on_error(*things):
+    """Run the block; if it raises (anything, KeyboardInterrupt too), put ``things`` back, then re-raise.
+
+    ``things`` may be numpy Generators (their state), arrays (their bytes,
+    put back in place, so every reference to them sees the old values),
+    dicts and lists (their entries), and objects (their attributes), each
+    followed into everything it holds. Validation first is still the rule;
+    this is for what cannot be validated first: which generator draws a
+    call makes before a later argument is found bad, a layer of a stack
+    that refuses after the layers above it wrote their gradients, a fit
+    that diverges at epoch 4.
+
+    The snapshot copies every array it reaches, so the hot paths pass only
+    what the block can change (a stack's generator, its layers' ``grads``),
+    not whole models.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> try:
+    ...     with unchanged_on_error(rng):
+    ...         _ = rng.random(3)
+    ...         raise ValueError("bad state")
+    ... except ValueError:
+    ...     pass
+    >>> bool(rng.random() == np.random.default_rng(0).random())
+    True
+    """
+    saved, memo = [], set()
+    for t in things:
+        _snapshot(t, memo, saved)
+    try:
+        yield
+    except BaseException:
+        _restore(saved)
+        raise

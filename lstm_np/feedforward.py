@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, as_float_dtype, as_ids, as_rng, as_scalar, check_finite, check_sizes
+from ._checks import (as_float_array, as_float_dtype, as_ids, as_rng, as_scalar, check_finite, check_fits_memory,
+                      check_sizes)
 
 __all__ = ["Embedding", "Dense"]
 
@@ -49,6 +50,7 @@ class Embedding:
         scale = as_scalar("scale", scale, low=0)
         self.num, self.dim = int(num), int(dim)
         self.dtype = as_float_dtype(dtype)
+        check_fits_memory(f"Embedding(num={self.num}, dim={self.dim})", 3 * self.num * self.dim)  # drawn in float64
         W = as_rng(rng).normal(0.0, scale, size=(self.num, self.dim))
         self.params = {"W": W.astype(self.dtype)}
         self.grads = {"W": np.zeros_like(self.params["W"])}
@@ -98,6 +100,8 @@ class Dense:
         bias = as_scalar("bias", bias)
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.dtype = as_float_dtype(dtype)
+        check_fits_memory(f"Dense(in_features={self.in_features}, out_features={self.out_features})",
+                          3 * (self.in_features + 1) * self.out_features)
         a = np.sqrt(6.0 / (self.in_features + self.out_features))
         W = as_rng(rng).uniform(-a, a, size=(self.in_features, self.out_features))
         self.params = {

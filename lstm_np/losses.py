@@ -76,6 +76,13 @@ def softmax_cross_entropy(logits, targets, mask=None):
         Positions with 0 are ignored (padding); all ones if omitted. Must
         select at least one position.
 
+    Raises
+    ------
+    TypeError, ValueError
+        As ``masked_mse``; targets out of [0, V) or of another shape.
+    FloatingPointError
+        The loss overflows: finite logits too far apart for the dtype.
+
     Returns
     -------
     loss : float
@@ -99,11 +106,16 @@ def softmax_cross_entropy(logits, targets, mask=None):
     n = m.sum()
     if n == 0:
         raise ValueError("mask selects no positions; the mean is undefined")
-    shifted = logits - logits.max(axis=-1, keepdims=True)         # z - max z <= 0: exp cannot overflow
-    log_norm = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))  # logsumexp(z) - max z
-    log_p = shifted - log_norm                                     # log softmax(z)
-    picked = np.take_along_axis(log_p, targets[..., None], axis=-1)[..., 0]  # log p[y] per position
-    loss = float(-(m * picked).sum() / n)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is caught just below, by name
+        shifted = logits - logits.max(axis=-1, keepdims=True)         # z - max z <= 0: exp cannot overflow
+        log_norm = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))  # logsumexp(z) - max z
+        log_p = shifted - log_norm                                     # log softmax(z)
+        picked = np.take_along_axis(log_p, targets[..., None], axis=-1)[..., 0]  # log p[y] per position
+        loss = -(m * picked).sum() / n
+    # Finite logits whose spread exceeds the dtype (3e38 and -3e38 in float32: z - max z = -inf) give an
+    # infinite loss: an overflow, refused like every other, never returned as inf.
+    check_finite("softmax_cross_entropy", loss=loss)
+    loss = float(loss)
     dlogits = np.exp(log_p)                                        # p
     np.put_along_axis(dlogits, targets[..., None], np.take_along_axis(dlogits, targets[..., None], -1) - 1, -1)
     dlogits *= (m / n)[..., None]

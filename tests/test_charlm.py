@@ -147,9 +147,11 @@ def test_real_stdlib_corpus_is_read_offline():
 
 def test_file_corpus(tmp_path):
     p = tmp_path / "t.txt"
-    p.write_bytes("héllo\n".encode() + b"\xff")
-    c = file_corpus(p)
-    assert c.text == "héllo\n\ufffd"
+    p.write_bytes("héllo\n".encode())
+    assert file_corpus(p).text == "héllo\n"
+    p.write_bytes("héllo\n".encode() + b"\xff")  # not UTF-8: refused, never read as replacement characters
+    with pytest.raises(ValueError, match=r"not UTF-8 text: byte 7 \(line 2\)"):
+        file_corpus(p)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         file_corpus(tmp_path / "missing.txt")
 

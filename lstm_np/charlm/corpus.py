@@ -61,8 +61,10 @@ def _sha256(text):
 
 
 def _check_max_chars(max_chars):
-    if max_chars is not None and (not isinstance(max_chars, (int, np.integer)) or isinstance(max_chars, bool)
-                                  or max_chars < 2):
+    if max_chars is not None and (isinstance(max_chars, (bool, np.bool_)) or not isinstance(
+            max_chars, (int, float, np.integer, np.floating))):
+        raise TypeError(f"max_chars must be an integer >= 2 or None; got {type(max_chars).__name__} {max_chars!r}")
+    if max_chars is not None and (not isinstance(max_chars, (int, np.integer)) or max_chars < 2):
         raise ValueError(f"max_chars must be an integer >= 2 or None; got {max_chars!r}")
 
 
@@ -120,12 +122,31 @@ def _py_files_in_path_order(folder):
 
 
 def file_corpus(path, max_chars=None):
-    """The text of one UTF-8 file (undecodable bytes become U+FFFD), cut to ``max_chars``."""
+    """The text of one UTF-8 file, cut to ``max_chars``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        The file is not UTF-8 text (naming the first undecodable byte and its
+        line: a model would otherwise learn replacement characters), or it
+        has fewer than 2 characters.
+    """
     _check_max_chars(max_chars)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or a path; got {type(path).__name__}")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"text file {str(path)!r} does not exist")
-    text = path.read_bytes().decode("utf-8", errors="replace")[:max_chars]
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")[:max_chars]
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ValueError(f"text file {str(path)!r} is not UTF-8 text: byte {e.start} (line {line}) is "
+                         f"{data[e.start:e.start + 1]!r}, {e.reason}; convert it first (for example "
+                         "iconv -f latin1 -t utf-8)") from None
     if len(text) < 2:
         raise ValueError(f"text file {str(path)!r} has {len(text)} characters; need at least 2")
     return Corpus(text, str(path), _sha256(text), 1)

@@ -13,11 +13,10 @@ and bits per character = loss / ln 2.
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
-from .._checks import as_ids, as_rng
+from .._checks import as_array, as_ids, as_int, as_rng, as_scalar, check_fits_memory, unchanged_on_error
 from ..feedforward import Dense, Embedding
 from ..losses import softmax_cross_entropy
 from ..sequence.stack import CELLS, Stack
@@ -31,15 +30,9 @@ MAX_SAMPLE_LEN = 1_000_000
 
 def check_count(name, v, low, high=None):
     """``v`` as an int in [low, high]: TypeError unless a number (a str, None, a bool), ValueError for a
-    fraction (2.5, and 3.0 too: say 3) or a value out of range."""
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{name} must be an integer; got {type(v).__name__} {v!r}")
-    if not isinstance(v, (int, np.integer)):
-        raise ValueError(f"{name} must be a whole number given as an int; got {v!r}")
-    if v < low or (high is not None and v > high):
-        rule = f">= {low}" if high is None else f"in [{low}, {high:,}]"
-        raise ValueError(f"{name} must be an integer {rule}; got {v}")
-    return int(v)
+    fraction (2.5, and 3.0 too: say 3) or a value out of range (``_checks.as_int``)."""
+    return as_int(name, v, low, high)
+
 
 LN2 = math.log(2.0)
 
@@ -84,13 +77,23 @@ class CharLM:
     """
 
     def __init__(self, V, make_layer, *, embed_dim, hidden_size, num_layers=1, dropout=0.0, rng=None):
+        self.V = as_int("V", V, 1)
+        embed_dim, hidden_size = as_int("embed_dim", embed_dim, 1), as_int("hidden_size", hidden_size, 1)
+        num_layers = as_int("num_layers", num_layers, 1)
+        if not callable(make_layer):
+            raise TypeError(f"make_layer must be callable (input_size, hidden_size, rng) -> layer; "
+                            f"got {type(make_layer).__name__}")
+        as_scalar("dropout", dropout, low=0, high=1, high_open=True)
+        H = hidden_size  # each LSTM-style layer 4H(D + H + 1), the embedding V E, the head H V + V (float64)
+        check_fits_memory(f"CharLM(V={V}, embed_dim={embed_dim}, hidden_size={H}, num_layers={num_layers})",
+                          4 * H * (embed_dim + H + 1) * num_layers + V * embed_dim + (H + 1) * V)
         rng = as_rng(rng)
-        self.V = int(V)
-        layers = [make_layer(embed_dim if k == 0 else hidden_size, hidden_size, rng) for k in range(num_layers)]
-        self.dtype = np.dtype(getattr(layers[0], "dtype", np.float64))
-        self.embedding = Embedding(self.V, embed_dim, rng=rng, dtype=self.dtype)
-        self.stack = Stack(layers, dropout=dropout, rng=rng)
-        self.head = Dense(hidden_size, self.V, rng=rng, dtype=self.dtype)
+        with unchanged_on_error(rng):  # a layer or size refused midway leaves the caller's generator as it was
+            layers = [make_layer(embed_dim if k == 0 else hidden_size, hidden_size, rng) for k in range(num_layers)]
+            self.dtype = np.dtype(getattr(layers[0], "dtype", np.float64))
+            self.embedding = Embedding(self.V, embed_dim, rng=rng, dtype=self.dtype)
+            self.stack = Stack(layers, dropout=dropout, rng=rng)
+            self.head = Dense(hidden_size, self.V, rng=rng, dtype=self.dtype)
 
     def _parts(self):
         return {"embedding": self.embedding, "stack": self.stack, "head": self.head}
@@ -125,16 +128,30 @@ class CharLM:
         cache : tuple
             For ``backward``.
         """
-        z, state, (e_cache, s_cache, h_cache) = self.logits(ids, state, train=train, dropout_masks=dropout_masks)
-        loss, dz = softmax_cross_entropy(z, targets, mask)
+        ids_shape = as_array("ids", ids).shape
+        if as_array("targets", targets).shape != ids_shape:
+            raise ValueError(f"targets has shape {as_array('targets', targets).shape}; expected {ids_shape}, "
+                             "the shape of ids")
+        # The forward draws dropout masks before softmax_cross_entropy reads the targets: a refusal there
+        # puts the stack's generator back, so the refused call changes no later result.
+        with unchanged_on_error(self.stack.rng):
+            z, state, (e_cache, s_cache, h_cache) = self.logits(ids, state, train=train, dropout_masks=dropout_masks)
+            loss, dz = softmax_cross_entropy(z, targets, mask)
         return loss, state, (e_cache, s_cache, h_cache, dz)
 
     def backward(self, cache):
-        """Gradients of the loss of ``loss`` into ``grads``; none flows into the initial state's chunk."""
+        """Gradients of the loss of ``loss`` into ``grads``; none flows into the initial state's chunk.
+
+        All or nothing: when a part refuses (a cache of another model, an overflow), the parts that had
+        already written their gradients get them back.
+        """
+        if not (isinstance(cache, tuple) and len(cache) == 4):
+            raise TypeError(f"cache must be the tuple CharLM.loss returned; got {type(cache).__name__}")
         e_cache, s_cache, h_cache, dz = cache
-        dh = self.head.backward(dz, h_cache)
-        de, _ = self.stack.backward(dh, s_cache)  # dstate0 dropped: truncated BPTT stops here
-        self.embedding.backward(de, e_cache)
+        with unchanged_on_error(self.grads):
+            dh = self.head.backward(dz, h_cache)
+            de, _ = self.stack.backward(dh, s_cache)  # dstate0 dropped: truncated BPTT stops here
+            self.embedding.backward(de, e_cache)
 
     def sample(self, vocab, length, *, temperature=1.0, rng=None, prime=None):
         """Generate ``length`` characters after ``prime``.
@@ -159,7 +176,11 @@ class CharLM:
         str
             The generated characters (without ``prime``).
         """
-        if not (isinstance(temperature, (int, float, np.floating)) and temperature > 0 and math.isfinite(temperature)):
+        if isinstance(temperature, (bool, np.bool_)) or not isinstance(temperature, (int, float, np.integer,
+                                                                                     np.floating)):
+            raise TypeError(f"temperature must be a finite number > 0; got {type(temperature).__name__} "
+                            f"{temperature!r}")
+        if not (temperature > 0 and math.isfinite(temperature)):
             raise ValueError(f"temperature must be a finite number > 0; got {temperature!r}")
         length = check_count("length", length, 1, MAX_SAMPLE_LEN)
         if not isinstance(vocab, Vocab):
@@ -174,15 +195,16 @@ class CharLM:
             raise ValueError("prime must have at least one character")
         rng = as_rng(rng)
         ids = vocab.encode(prime)[None, :]
-        z, state, _ = self.logits(ids, None)
-        out = []
-        for _ in range(length):
-            logits = z[0, -1].astype(np.float64) / temperature
-            p = np.exp(logits - logits.max())
-            p /= p.sum()
-            nxt = int(rng.choice(self.V, p=p))
-            out.append(nxt)
-            z, state, _ = self.logits(np.array([[nxt]]), state)
+        with unchanged_on_error(rng):  # interrupted (Ctrl-C) or refused midway: the caller's generator as it was
+            z, state, _ = self.logits(ids, None)
+            out = []
+            for _ in range(length):
+                logits = z[0, -1].astype(np.float64) / temperature
+                p = np.exp(logits - logits.max())
+                p /= p.sum()
+                nxt = int(rng.choice(self.V, p=p))
+                out.append(nxt)
+                z, state, _ = self.logits(np.array([[nxt]]), state)
         return vocab.decode(out)
 
 
@@ -200,6 +222,8 @@ def evaluate_bpc(model, ids, *, batch_size=64, seq_len=128):
     float
         Mean -log2 p(ids[t] | ids[:t] within its stream) over t = 1 .. n-1.
     """
+    if not (callable(getattr(model, "logits", None)) and isinstance(getattr(model, "V", None), int)):
+        raise TypeError(f"model must be a CharLM; got {type(model).__name__}")
     batch_size = check_count("batch_size", batch_size, 1)
     seq_len = check_count("seq_len", seq_len, 1)
     ids = as_ids("ids", ids, model.V)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import as_scalar
+from .._checks import as_int, as_scalar, check_fits_memory, check_sizes
 from ..optim import Adam, clip_grad_norm
 from .bigram import fit_bigram
 from .corpus import DEFAULT_MAX_CHARS, Corpus, _check_max_chars, _sha256, stdlib_corpus, text_corpus
@@ -49,6 +49,9 @@ class CharLMConfig:
     sample_len: int = 200
     temperature: float = 0.8
     seed: int = 0
+
+    def __post_init__(self):
+        _check_config(self)  # at the boundary: a bad setting is refused when the config is made
 
 
 #: What ``quick=True`` changes: a run of a few seconds, for tests and CI.
@@ -232,11 +235,15 @@ def train_char_model(make_layer, text_or_corpus=None, *, quick=False, progress=F
             if p + T > Ls:  # end of the streams: start over from zero state
                 state, p = None, 0
             opt.lr = cosine_lr(step, cfg.steps, cfg.lr, cfg.lr_final)
-            loss, state, cache = model.loss(xs[:, p : p + T], ys[:, p : p + T], state, train=True)
-            model.backward(cache)
-            grads = model.grads
-            clip_grad_norm(grads, cfg.clip)
-            opt.step(grads)
+            try:
+                loss, state, cache = model.loss(xs[:, p : p + T], ys[:, p : p + T], state, train=True)
+                model.backward(cache)
+                grads = model.grads
+                clip_grad_norm(grads, cfg.clip)
+                opt.step(grads)
+            except FloatingPointError as e:  # the guard of every part, with where it happened
+                raise FloatingPointError(f"training diverged at step {step} of {cfg.steps} (characters "
+                                         f"{p} to {p + T} of each stream; lr {opt.lr:.3g}): {e}") from e
             p += T
             t_train += time.perf_counter() - t0
             train_bpc.append(loss / LN2)
@@ -286,25 +293,35 @@ def cosine_lr(step, steps, lr, lr_final):
     return lr_final + 0.5 * (lr - lr_final) * (1 + math.cos(math.pi * (step - 1) / steps))
 
 
+def _number(name, v):
+    """TypeError unless ``v`` is a real number (a str, None or a bool is not); ``v`` otherwise."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number; got {type(v).__name__} {v!r}")
+    return v
+
+
 def _check_config(cfg):
-    """Raise a ValueError naming the first bad setting; nothing has run yet."""
+    """Raise naming the first bad setting (TypeError: not a number; ValueError: out of range); nothing has
+    run yet."""
     positive = ("embed_dim", "hidden_size", "num_layers", "batch_size", "seq_len", "steps", "eval_every",
                 "eval_chars", "sample_every")
-    for name in positive:
-        v = getattr(cfg, name)
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{name} must be a positive integer; got {v!r}")
-    if (not isinstance(cfg.sample_len, (int, np.integer)) or isinstance(cfg.sample_len, bool)
-            or not 0 <= cfg.sample_len <= MAX_SAMPLE_LEN):
-        raise ValueError(f"sample_len must be an integer in [0, {MAX_SAMPLE_LEN:,}]; got {cfg.sample_len!r}")
+    check_sizes(**{name: getattr(cfg, name) for name in positive})
+    as_int("sample_len", cfg.sample_len, 0, MAX_SAMPLE_LEN)
+    as_int("seed", cfg.seed, 0)
     for name in ("lr", "lr_final", "clip", "temperature"):
-        v = getattr(cfg, name)
-        if not (isinstance(v, (int, float, np.floating)) and math.isfinite(v) and v > 0):
+        v = _number(name, getattr(cfg, name))
+        if not (math.isfinite(v) and v > 0):
             raise ValueError(f"{name} must be a finite number > 0; got {v!r}")
-    if not (isinstance(cfg.dropout, (int, float)) and 0 <= cfg.dropout < 1):
+    if not 0 <= _number("dropout", cfg.dropout) < 1:
         raise ValueError(f"dropout must be in [0, 1); got {cfg.dropout!r}")
-    if not (isinstance(cfg.held_out, float) and 0 < cfg.held_out < 1):
+    if not (isinstance(_number("held_out", cfg.held_out), float) and 0 < cfg.held_out < 1):
         raise ValueError(f"held_out must be a fraction in (0, 1); got {cfg.held_out!r}")
     _check_max_chars(cfg.max_chars)
-    if cfg.max_vocab is not None and (not isinstance(cfg.max_vocab, (int, np.integer)) or cfg.max_vocab < 2):
-        raise ValueError(f"max_vocab must be an integer >= 2 or None; got {cfg.max_vocab!r}")
+    if cfg.max_vocab is not None:
+        as_int("max_vocab", cfg.max_vocab, 2)
+    V, E, H, N = cfg.max_vocab or 1_114_112, cfg.embed_dim, cfg.hidden_size, cfg.num_layers
+    B, T = cfg.batch_size, cfg.seq_len  # the weights, their gradients, Adam's buffers; a step's caches
+    check_fits_memory(f"hidden_size={H}, embed_dim={E}, num_layers={N}",
+                      4 * (4 * H * (E + H + 1) * N + V * E + (H + 1) * V))
+    check_fits_memory(f"batch_size={B} x seq_len={T} (hidden_size={H}, num_layers={N})",
+                      B * T * (10 * H * N + 2 * V + E))

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import GRU, LSTM, RNN, Adam, Dense, clip_grad_norm, masked_mse
-from .._checks import as_rng
+from .._checks import as_int, as_rng, as_scalar, check_fits_memory
 from ..data import TEST, TRAIN, VAL, Ratings, Split
 from .baselines import mae, rmse
 
@@ -339,14 +339,30 @@ class SequenceConfig:
     dtype: str = "float32"
 
     def __post_init__(self):
-        checks = {
-            "cell": self.cell in CELLS, "hidden_size": self.hidden_size >= 1, "window": self.window >= 1,
-            "cuts": self.cuts >= 1, "epochs": self.epochs >= 1, "patience": self.patience >= 1, "lr": self.lr > 0,
-            "batch_size": self.batch_size >= 1, "clip": self.clip > 0, "dtype": self.dtype in ("float32", "float64"),
-        }
-        bad = [k for k, ok in checks.items() if not ok]
+        """Every setting checked here, at the boundary: TypeError for the wrong kind (a str, None, a bool),
+        ValueError for a value out of range, fractional or not finite; the first bad one is named."""
+        if not isinstance(self.cell, str):
+            raise TypeError(f"invalid sequence-model settings: cell must be a str; got {type(self.cell).__name__}")
+        if not isinstance(self.dtype, str):
+            raise TypeError(f"invalid sequence-model settings: dtype must be 'float32' or 'float64'; "
+                            f"got {type(self.dtype).__name__}")
+        bad = [k for k, ok in (("cell", self.cell in CELLS), ("dtype", self.dtype in ("float32", "float64"))) if not ok]
         if bad:
             raise ValueError(f"invalid sequence-model settings: {', '.join(f'{k}={getattr(self, k)!r}' for k in bad)}")
+        checks = {name: (lambda v, n=name: as_int(n, v, 1))
+                  for name in ("hidden_size", "window", "cuts", "epochs", "patience", "batch_size")}
+        checks["seed"] = lambda v: as_int("seed", v, 0)
+        checks["lr"] = lambda v: as_scalar("lr", v, low=0, low_open=True)
+        checks["clip"] = lambda v: as_scalar("clip", v, low=0, low_open=True)
+        for name, check in checks.items():
+            try:
+                check(getattr(self, name))
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"invalid sequence-model settings: {name}={getattr(self, name)!r}: {e}") from None
+        H = self.hidden_size  # the net's layer (at most 4 gates), its gradients and Adam's two buffers
+        check_fits_memory(f"hidden_size={H}", 4 * 4 * H * (len(FEATURES) + H + 2), self.dtype)
+        check_fits_memory(f"window={self.window} x batch_size={self.batch_size} x hidden_size={H}",
+                          10 * self.window * self.batch_size * (H + len(FEATURES)), self.dtype)
 
 
 def cut_sequences(h: Histories, level, window):
@@ -463,14 +479,17 @@ def train_corrector(net: CorrectionNet, h, bases, mus, train_cuts: CutSet, confi
         total = count = 0.0
         for step, idx in enumerate(train_cuts.batches(config.batch_size, rng), 1):
             inp = _inputs(h, bases, mus, train_cuts, idx, net.dtype)
-            loss = net.loss(inp)
-            if not math.isfinite(loss) or not all(np.isfinite(g).all() for g in net.grads.values()):
+            try:  # every part refuses an overflow (FloatingPointError): named here with where it happened
+                loss = net.loss(inp)
+                if not math.isfinite(loss) or not all(np.isfinite(g).all() for g in net.grads.values()):
+                    raise FloatingPointError("NaN or inf in the loss or a gradient")
+                clip_grad_norm(net.grads, config.clip)
+                opt.step(net.grads)
+            except FloatingPointError as e:
                 for k, v in best.items():
                     net.params[k][...] = v
-                raise TrainingError(f"NaN or inf in the loss or a gradient at epoch {epoch}, step {step}; "
-                                    f"the net keeps the parameters of epoch {result.best_epoch}")
-            clip_grad_norm(net.grads, config.clip)
-            opt.step(net.grads)
+                raise TrainingError(f"NaN or inf in the loss or a gradient at epoch {epoch}, step {step} "
+                                    f"({e}); the net keeps the parameters of epoch {result.best_epoch}") from e
             n = float(inp.score.sum())
             total, count = total + loss * n, count + n
         entry = {"epoch": epoch, "train_mse": total / count, "elapsed": time.perf_counter() - start}

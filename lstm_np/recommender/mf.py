@@ -32,32 +32,58 @@ checked against central differences of ``loss`` in the tests.
 from __future__ import annotations
 
 import itertools
+import math
+
 import numpy as np
 
-from .._checks import as_rng
+from .._checks import as_array, as_int, as_rng, as_scalar, check_fits_memory, unchanged_on_error
 from .baselines import rmse
 
-__all__ = ["MatrixFactorization", "MF_GRID", "fit_mf", "check_ratings"]
+__all__ = ["MatrixFactorization", "MF_GRID", "GRID_KEYS", "fit_mf", "check_ratings"]
 
 #: The grid ``fit_mf`` searches by default (the epoch count is chosen along each run).
 MF_GRID = {"factors": (32, 64), "lr": (0.02,), "reg": (0.1, 0.15), "reg_bias": (0.01,)}
 
-#: Settings a ``fit`` accepts, with their checks.
+#: The keys a grid of ``fit_mf`` may have.
+GRID_KEYS = ("factors", "lr", "reg", "reg_bias")
+
+
 _SETTINGS = {"epochs": (0, "a non-negative integer"), "lr": (1e-300, "positive"), "reg": (0, "non-negative"),
              "reg_bias": (0, "non-negative"), "batch_size": (1, "a positive integer")}
+
+
+def _check_settings(epochs, lr, reg, reg_bias, batch_size):
+    """The settings of ``fit`` checked: TypeError for what is not a number (a str, None, a bool), ValueError
+    for NaN, inf, a value out of range or a fractional count; all of them as Python numbers."""
+    settings = {"epochs": epochs, "lr": lr, "reg": reg, "reg_bias": reg_bias, "batch_size": batch_size}
+    for k, v in settings.items():
+        low, rule = _SETTINGS[k]
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"fit: {k} must be a number ({rule}), got {type(v).__name__} {v!r}")
+        count = k in ("epochs", "batch_size")
+        if not (math.isfinite(v) and v >= low) or (count and not isinstance(v, (int, np.integer))):
+            raise ValueError(f"fit: {k} must be {rule}, got {v!r}")
+        settings[k] = int(v) if count else float(v)
+    return tuple(settings.values())
 
 
 def check_ratings(user, item, rating, num_users, num_items, name="ratings"):
     """(user, item, rating) as int64, int64, float64 arrays of one length, ids in range, ratings finite.
 
-    Raises ValueError naming the array and the problem; nothing is changed.
+    Raises TypeError (None, text, not numbers) or ValueError naming the array and the problem; nothing
+    is changed.
     """
-    user, item = np.asarray(user), np.asarray(item)
-    rating = np.asarray(rating, dtype=np.float64)
+    user, item = as_array(f"{name}: user", user), as_array(f"{name}: item", item)
+    rating = as_array(f"{name}: rating", rating)
+    if rating.dtype.kind not in "iuf":
+        raise TypeError(f"{name}: rating has dtype {rating.dtype}; expected real numbers")
+    rating = rating.astype(np.float64, copy=False)
     if not (user.ndim == item.ndim == rating.ndim == 1) or not len(user) == len(item) == len(rating):
         raise ValueError(f"{name}: user, item and rating must be 1-D of one length; got shapes "
                          f"{user.shape}, {item.shape}, {rating.shape}")
     for what, ids, n in (("user", user, num_users), ("item", item, num_items)):
+        if ids.dtype.kind not in "iu" and not (ids.size == 0 and ids.dtype.kind == "f"):
+            raise TypeError(f"{name}: {what} indices have dtype {ids.dtype}; expected integers")
         if len(ids) and (not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0 or ids.max() >= n):
             raise ValueError(f"{name}: {what} indices must be integers in [0, {n}); got {ids.dtype} "
                              f"from {ids.min()} to {ids.max()}")
@@ -88,11 +114,13 @@ class MatrixFactorization:
     """
 
     def __init__(self, num_users, num_items, factors=32, *, mu=0.0, rng=0):
-        if min(num_users, num_items) < 1 or factors < 0:
-            raise ValueError(f"need num_users >= 1, num_items >= 1 and factors >= 0; "
-                             f"got {num_users}, {num_items}, {factors}")
+        num_users, num_items = as_int("num_users", num_users, 1), as_int("num_items", num_items, 1)
+        factors = as_int("factors", factors, 0)
+        mu = as_scalar("mu", mu)
+        check_fits_memory(f"MatrixFactorization(num_users={num_users}, num_items={num_items}, factors={factors})",
+                          (num_users + num_items) * (factors + 1))
         rng = as_rng(rng)
-        self.mu = float(mu)
+        self.mu = mu
         self.params = {
             "b_user": np.zeros(num_users),
             "b_item": np.zeros(num_items),
@@ -106,12 +134,26 @@ class MatrixFactorization:
         return len(self.params["b_user"]), len(self.params["b_item"]), self.params["P"].shape[1]
 
     def predict(self, user, item):
-        """(N,) predictions, not clipped, for (N,) user and item indices."""
+        """(N,) predictions, not clipped, for (N,) user and item indices (checked: integers in range)."""
         p = self.params
+        user, item = self._ids(user, item)
         return self.mu + p["b_user"][user] + p["b_item"][item] + np.einsum("nf,nf->n", p["P"][user], p["Q"][item])
+
+    def _ids(self, user, item):
+        user, item = as_array("user", user), as_array("item", item)
+        for what, ids, n in (("user", user, len(self.params["b_user"])), ("item", item, len(self.params["b_item"]))):
+            if ids.dtype.kind not in "iu":
+                raise TypeError(f"{what} has dtype {ids.dtype}; expected integer indices")
+            if ids.size and (ids.min() < 0 or ids.max() >= n):
+                raise ValueError(f"{what} indices must be in [0, {n}); got {ids.min()} to {ids.max()}")
+        if user.shape != item.shape:
+            raise ValueError(f"user has shape {user.shape} but item {item.shape}; expected one shape")
+        return user, item
 
     def loss(self, user, item, rating, reg, reg_bias):
         """L above, summed over the given ratings."""
+        user, item, rating = check_ratings(user, item, rating, *self.shape[:2])
+        reg, reg_bias = as_scalar("reg", reg, low=0), as_scalar("reg_bias", reg_bias, low=0)
         p = self.params
         e = self.predict(user, item) - rating
         penalty = (reg_bias * (p["b_user"][user] ** 2 + p["b_item"][item] ** 2)
@@ -120,6 +162,8 @@ class MatrixFactorization:
 
     def gradients(self, user, item, rating, reg, reg_bias):
         """dL/dtheta for every parameter (same shapes as ``params``), summed over the given ratings."""
+        user, item, rating = check_ratings(user, item, rating, *self.shape[:2])
+        reg, reg_bias = as_scalar("reg", reg, low=0), as_scalar("reg_bias", reg_bias, low=0)
         p = self.params
         e = self.predict(user, item) - rating
         Pu, Qi = p["P"][user], p["Q"][item]
@@ -135,6 +179,7 @@ class MatrixFactorization:
 
         The same sums as ``gradients``, computed only for the rows the batch
         touches (bincount adds a user's contributions just as np.add.at does).
+        Unchecked: ``fit``'s inner step, given what ``fit`` checked (call ``fit``).
         """
         p = self.params
         e = self.predict(user, item) - rating
@@ -176,32 +221,32 @@ class MatrixFactorization:
         U, I = len(self.params["b_user"]), len(self.params["b_item"])
         user, item, rating = check_ratings(user, item, rating, U, I)
         if val is not None:
+            if not (isinstance(val, (tuple, list)) and len(val) == 3):
+                raise TypeError(f"val must be a tuple (user, item, rating); got {type(val).__name__}")
             val = check_ratings(*val, U, I, name="val")
-        settings = {"epochs": epochs, "lr": lr, "reg": reg, "reg_bias": reg_bias, "batch_size": batch_size}
-        bad = [f"{k} must be {_SETTINGS[k][1]}, got {v!r}" for k, v in settings.items()
-               if not (isinstance(v, (int, float, np.number)) and np.isfinite(v) and v >= _SETTINGS[k][0])
-               or (k in ("epochs", "batch_size") and int(v) != v)]
-        if bad or len(rating) == 0:
-            raise ValueError("fit: " + ("; ".join(bad) if bad else "no ratings"))
+        epochs, lr, reg, reg_bias, batch_size = _check_settings(epochs, lr, reg, reg_bias, batch_size)
+        if len(rating) == 0:
+            raise ValueError("fit: no ratings")
         rng = as_rng(rng)
-        self.mu = float(rating.mean())
-        p = self.params
-        p["P"][np.bincount(user, minlength=U) == 0] = 0.0
-        p["Q"][np.bincount(item, minlength=I) == 0] = 0.0
-        history, start = [], {k: v.copy() for k, v in p.items()}
-        for epoch in range(1, int(epochs) + 1):
-            order = rng.permutation(len(rating))
-            with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught just below
-                for k in range(0, len(order), int(batch_size)):
-                    b = order[k : k + int(batch_size)]
-                    self.sgd_step(user[b], item[b], rating[b], lr, reg, reg_bias)
-            if not all(np.isfinite(v).all() for v in p.values()):
-                for k, v in start.items():
-                    p[k][...] = v
-                raise ValueError(f"fit: the parameters became NaN or inf at epoch {epoch} (lower lr, now {lr}); "
-                                 "the model keeps its parameters from before fit")
-            if val is not None:
-                history.append(rmse(self.predict(val[0], val[1]), val[2]))
+        # Everything fit changes (mu, the parameters, the caller's generator) is put back if it raises:
+        # divergence at epoch 4, a KeyboardInterrupt, anything.
+        with unchanged_on_error(self, rng):
+            self.mu = float(rating.mean())
+            p = self.params
+            p["P"][np.bincount(user, minlength=U) == 0] = 0.0
+            p["Q"][np.bincount(item, minlength=I) == 0] = 0.0
+            history = []
+            for epoch in range(1, epochs + 1):
+                order = rng.permutation(len(rating))
+                with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught just below
+                    for k in range(0, len(order), batch_size):
+                        b = order[k : k + batch_size]
+                        self.sgd_step(user[b], item[b], rating[b], lr, reg, reg_bias)
+                if not all(np.isfinite(v).all() for v in p.values()):
+                    raise ValueError(f"fit: the parameters became NaN or inf at epoch {epoch} (lower lr, now "
+                                     f"{lr}); the model keeps its parameters (and mu) from before fit")
+                if val is not None:
+                    history.append(rmse(self.predict(val[0], val[1]), val[2]))
         return history
 
 
@@ -228,7 +273,38 @@ def fit_mf(num_users, num_items, train, val, *, grid=None, max_epochs=60, patien
     table : list of dict
         One row per combination, with its best epoch and validation RMSE.
     """
+    num_users, num_items = as_int("num_users", num_users, 1), as_int("num_items", num_items, 1)
+    if grid is not None and not isinstance(grid, dict):
+        raise TypeError(f"grid must be a dict of {', '.join(GRID_KEYS)} -> values; got {type(grid).__name__}")
+    unknown = sorted(set(grid or {}) - set(GRID_KEYS), key=str)
+    if unknown:
+        raise ValueError(f"grid has unknown keys {unknown}; expected some of {', '.join(GRID_KEYS)}")
     grid = {**MF_GRID, **(grid or {})}
+    for k in GRID_KEYS:
+        values = grid[k]
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+            raise TypeError(f"grid[{k!r}] must be a tuple of values; got {type(values).__name__} {values!r}")
+        if len(values) == 0:
+            raise ValueError(f"grid[{k!r}] is empty; give at least one value")
+        for v in values:
+            if k == "factors":
+                as_int(f"grid['factors'] entry", v, 0)
+            else:
+                _check_settings(1, **{"lr": 1.0, "reg": 0.0, "reg_bias": 0.0, k: v}, batch_size=1)
+    max_epochs = as_int("max_epochs", max_epochs, 1)
+    patience = as_int("patience", patience, 0)
+    batch_size = as_int("batch_size", batch_size, 1)
+    seed = as_int("seed", seed, 0)
+    if log is not None and not callable(log):
+        raise TypeError(f"log must be callable or None; got {type(log).__name__}")
+    for name, part in (("train", train), ("val", val)):
+        if not (isinstance(part, (tuple, list)) and len(part) == 3):
+            raise TypeError(f"{name} must be a tuple (user, item, rating); got {type(part).__name__}")
+        check_ratings(*part, num_users, num_items, name=name)
+    if len(train[2]) == 0 or len(val[2]) == 0:
+        raise ValueError("fit_mf: train and val need at least one rating each")
+    check_fits_memory(f"fit_mf's largest model ({num_users} users, {num_items} items, {max(grid['factors'])} "
+                      "factors)", (num_users + num_items) * (max(grid["factors"]) + 1) * 3)
     table = []
     for factors, lr, reg, reg_bias in itertools.product(grid["factors"], grid["lr"], grid["reg"], grid["reg_bias"]):
         model = MatrixFactorization(num_users, num_items, factors, rng=seed)

@@ -10,7 +10,7 @@ import numpy as np
 
 from collections.abc import Mapping, Sequence
 
-from .._checks import as_float_array, as_float_dtype, as_real_array, as_rng, check_sizes
+from .._checks import as_float_array, as_float_dtype, as_real_array, as_rng, check_fits_memory, check_sizes
 
 __all__ = ["RecurrentLayer", "read_torch_state", "read_keras_weights", "orthogonal", "check_torch_mapping",
            "one_float_dtype"]
@@ -198,6 +198,9 @@ class RecurrentLayer:
         check_sizes(input_size=input_size, hidden_size=hidden_size)
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.dtype = as_float_dtype(dtype)
+        D, H = self.input_size, self.hidden_size  # at most 4 gates: Wx, Wh, b and their grads, plus init's temporaries
+        check_fits_memory(f"{type(self).__name__}(input_size={D}, hidden_size={H})", 3 * 4 * H * (D + H + 2),
+                          self.dtype)
         self._set_params(init(self.input_size, self.hidden_size, as_rng(rng), self.dtype, **init_kwargs))
 
     def _set_params(self, params):

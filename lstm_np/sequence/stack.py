@@ -47,7 +47,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import as_float_array, as_rng
+from .._checks import as_array, as_float_array, as_rng, check_distinct, check_sizes, unchanged_on_error
 from ._base import check_torch_mapping, one_float_dtype
 from .gru import GRU
 from .lstm import LSTM
@@ -114,6 +114,8 @@ class Stack:
     """
 
     def __init__(self, layers, *, dropout=0.0, rng=None):
+        if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+            raise TypeError(f"layers must be a list of recurrent layers; got {type(layers).__name__}")
         layers = list(layers)
         if not layers:
             raise ValueError("layers is empty; a stack needs at least one layer")
@@ -121,6 +123,14 @@ class Stack:
             if not (callable(getattr(layer, "forward", None)) and callable(getattr(layer, "backward", None))):
                 raise TypeError(f"layers[{k}] is a {type(layer).__name__}; expected a recurrent layer "
                                 "(LSTM, GRU, RNN, VariantLSTM or one with their forward/backward)")
+        check_distinct("layers", layers)  # one layer twice: its second backward would overwrite the first's grads
+        owner = {}
+        for k, layer in enumerate(layers):  # nor two layers sharing a parameter array
+            for name, v in (getattr(layer, "params", None) or {}).items():
+                if id(v) in owner:
+                    raise ValueError(f"layers[{owner[id(v)][0]}] and layers[{k}] share the array {name!r}; "
+                                     "each layer of a stack needs its own parameters")
+                owner[id(v)] = (k, name)
             if getattr(layer, "dtype", None) != getattr(layers[0], "dtype", None):
                 raise ValueError(f"layers[{k}] has dtype {getattr(layer, 'dtype', None)} but layers[0] has "
                                  f"{getattr(layers[0], 'dtype', None)}; every layer of a stack needs the same dtype")
@@ -131,7 +141,9 @@ class Stack:
                     f"layer {k} has input_size {above} but layer {k - 1} has hidden_size {below}; "
                     "each layer's input is the previous layer's output"
                 )
-        if not (isinstance(dropout, (int, float, np.floating)) and 0.0 <= dropout < 1.0):
+        if isinstance(dropout, (bool, np.bool_)) or not isinstance(dropout, (int, float, np.integer, np.floating)):
+            raise TypeError(f"dropout must be a number in [0, 1); got {type(dropout).__name__} {dropout!r}")
+        if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be a number in [0, 1); got {dropout!r}")
         self.layers = layers
         self.dropout = float(dropout)
@@ -157,8 +169,7 @@ class Stack:
         """
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}; got {cell!r}")
-        if not isinstance(num_layers, (int, np.integer)) or isinstance(num_layers, bool) or num_layers < 1:
-            raise ValueError(f"num_layers must be a positive integer; got {num_layers!r}")
+        check_sizes(num_layers=num_layers)
         rng = as_rng(rng)
         layers = [CELLS[cell](input_size if k == 0 else hidden_size, hidden_size, rng=rng, dtype=dtype)
                   for k in range(num_layers)]
@@ -188,6 +199,8 @@ class Stack:
         """``value`` as a list with one entry per layer (None -> all None)."""
         if value is None:
             return [None] * len(self.layers)
+        if isinstance(value, (str, bytes, np.ndarray)) or not isinstance(value, (list, tuple)):
+            raise TypeError(f"{name} must be a list with one entry per layer (or None); got {type(value).__name__}")
         value = list(value)
         if len(value) != len(self.layers):
             raise ValueError(f"{name} has {len(value)} entries; expected one per layer ({len(self.layers)})")
@@ -227,7 +240,7 @@ class Stack:
             Pass to ``backward``.
         """
         state = self._per_layer("state", state)
-        x = np.asarray(x)
+        x = as_array("x", x)
         if x.ndim != 3:
             raise ValueError(f"x has shape {x.shape}; expected (B, T, D)")
         B, T = x.shape[:2]
@@ -238,6 +251,12 @@ class Stack:
             if len(dropout_masks) != n_drop:
                 raise ValueError(f"dropout_masks has {len(dropout_masks)} entries; expected {n_drop} "
                                  "(one per layer but the last)")
+        # A later layer may refuse its state after masks were drawn for the layers below it: the generator
+        # is put back, so a refused call changes no later result (a few microseconds; nothing else to undo).
+        with unchanged_on_error(self.rng if use_dropout and dropout_masks is None else None):
+            return self._forward(x, state, mask, use_dropout, dropout_masks, B, T)
+
+    def _forward(self, x, state, mask, use_dropout, dropout_masks, B, T):
         caches, masks, final = [], [], []
         h = x
         for k, (layer, s, lstm_style) in enumerate(zip(self.layers, state, self._lstm_style)):
@@ -285,7 +304,19 @@ class Stack:
         """
         if not isinstance(cache, StackCache):
             raise TypeError(f"cache must be the StackCache returned by Stack.forward; got {type(cache).__name__}")
+        N = len(self.layers)
+        if not (isinstance(cache.caches, list) and len(cache.caches) == N
+                and isinstance(cache.masks, list) and len(cache.masks) == N - 1):
+            raise ValueError(f"cache holds {len(cache.caches)} layer caches and {len(cache.masks)} dropout masks; "
+                             f"this stack of {N} layers needs {N} and {N - 1}: pass the cache its forward returned")
         dstate = self._per_layer("dstate", dstate)
+        # Layers write their grads one after the other, the last layer first; when an earlier one refuses
+        # (a NaN dh_T, another stack's cache) the later ones' grads are put back: all or nothing. The copy
+        # is of the gradients only (a small fraction of what backward computes).
+        with unchanged_on_error([layer.grads for layer in self.layers]):
+            return self._backward(dout, cache, dstate)
+
+    def _backward(self, dout, cache, dstate):
         dstate0 = [None] * len(self.layers)
         d = dout
         for k in reversed(range(len(self.layers))):
