@@ -273,3 +273,79 @@ def test_a_header_claiming_another_size_than_the_member_holds_is_refused_before_
     with pytest.raises(io.ModelFileError, match=r"member 'W.npy' says <f8\[%d\] \(%d bytes of data\) but holds 16"
                        % (n, 8 * n)):
         io.load(stem)
+
+
+# --------------------------------------------------------------------------- found by the mutation run
+
+
+def test_a_save_in_progress_in_this_process_keeps_its_temporaries_when_this_process_loads(tmp_path, monkeypatch):
+    """The writer's pid is this process's own (another thread saving): its temporaries are not stale."""
+    import threading
+
+    stem = tmp_path / "model"
+    io.save(stem, OLD, {"v": 1})
+    held, release, real_replace = threading.Event(), threading.Event(), os.replace
+
+    def replace(src, dst):
+        held.set()
+        release.wait(30)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(model_file.os, "replace", replace)
+    saver = threading.Thread(target=io.save, args=(stem, NEW, {"v": 2}))
+    saver.start()
+    try:
+        assert held.wait(30)
+        running = _temporaries(tmp_path)
+        assert len(running) == 2
+        arrays, meta = io.load(stem)  # no rename happens in a load of an intact pair
+        assert meta["v"] == 1 and _temporaries(tmp_path) == running
+    finally:
+        release.set()
+        saver.join(30)
+    monkeypatch.undo()
+    assert _version(stem) == 2 and _temporaries(tmp_path) == []
+
+
+def test_a_save_that_fails_while_writing_leaves_no_temporary_and_the_old_model(tmp_path, monkeypatch):
+    stem = tmp_path / "model"
+    io.save(stem, OLD, {"v": 1})
+
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        io.save(stem, NEW, {"v": 2})
+    monkeypatch.undo()
+    assert _temporaries(tmp_path) == [] and _version(stem) == 1
+
+
+def test_saved_files_have_the_usual_permissions_and_the_umask_is_left_alone(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        io.save(tmp_path / "model", OLD, {"v": 1})
+        assert os.umask(0o022) == 0o022  # save restored it
+        for name in ("model.npz", "model.json"):
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name  # not mkstemp's 0600
+    finally:
+        os.umask(umask)
+
+
+def test_a_save_creates_missing_folders_and_keeps_empty_arrays(tmp_path):
+    stem = tmp_path / "a" / "b" / "model"
+    arrays = {"empty": np.zeros((0, 3)), "none": np.zeros(0, np.int64), "W": np.ones((2, 0, 4))}
+    io.save(stem, arrays, {"v": 0})
+    loaded, meta = io.load(stem)
+    assert meta == {"v": 0}
+    for k, v in arrays.items():
+        assert loaded[k].shape == v.shape and loaded[k].dtype == v.dtype, k
+
+
+def test_a_member_with_a_version_2_header_loads(tmp_path):
+    """numpy writes .npy format 2.0 when a header does not fit 1.0's 64 KiB; load reads both."""
+    buf = _io.BytesIO()
+    np.lib.format.write_array(buf, np.arange(6.0).reshape(2, 3), version=(2, 0))
+    stem = tmp_path / "model"
+    _forge(stem, {"W": buf.getvalue()}, {"W": ((2, 3), "<f8")})
+    np.testing.assert_array_equal(io.load(stem)[0]["W"], np.arange(6.0).reshape(2, 3))

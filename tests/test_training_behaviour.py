@@ -44,6 +44,7 @@ def test_a_text_whose_next_character_is_determined_is_learned_to_near_zero_bits(
     """A cycle of 8 characters: each character determines the next. Caught: targets not shifted by one
     (each character "predicting" itself learns a training loss of zero too, but scores ~9 bits on held-out)."""
     r = tiny_char("abcdefgh" * 600, seq_len=8, steps=150)
+    assert len(r.train_bpc) == 150 and 0 < r.seconds_per_step * 150 < r.wall_s < 600  # every step ran, and timed
     assert np.mean(r.train_bpc[-10:]) < 0.02, r.train_bpc[-10:]
     assert r.bpc < 0.1, r.bpc              # held-out, scored by evaluate_bpc (its own shift)
     assert r.train_bpc[0] > 2.5             # it started near log2(8) = 3 bits: it learned this
@@ -57,6 +58,18 @@ def test_the_state_is_carried_from_one_chunk_to_the_next():
     r = tiny_char("aab" * 2000, seq_len=2, steps=400)
     assert np.mean(r.train_bpc[-20:]) < 0.05, np.mean(r.train_bpc[-20:])
     assert r.bpc < r.bigram_bpc - 0.2, (r.bpc, r.bigram_bpc)
+
+
+def test_dropout_and_clipping_are_applied_while_training():
+    """Two layers (dropout acts between them): with dropout the very first training loss differs (masks drawn,
+    train=True); a tiny clip changes the curve from the third step on (Adam's first steps do not see the scale).
+    Caught: training run with train=False, or the gradient not clipped."""
+    text = "the quick brown fox jumps over the lazy dog. " * 40
+    plain = tiny_char(text, seq_len=8, steps=4, num_layers=2)
+    dropped = tiny_char(text, seq_len=8, steps=4, num_layers=2, dropout=0.5)
+    clipped = tiny_char(text, seq_len=8, steps=4, num_layers=2, clip=1e-6)
+    assert dropped.train_bpc[0] != plain.train_bpc[0]
+    assert clipped.train_bpc[0] == plain.train_bpc[0] and clipped.train_bpc[2:] != plain.train_bpc[2:]
 
 
 def _one_forward_bpc(model, ids):
@@ -111,6 +124,9 @@ def test_fit_mf_chooses_the_epoch_with_the_best_recorded_validation_score(histor
                          batch_size=64, seed=0)
     assert best["epochs"] == k + 1 and best["val_rmse"] == curve[k]
     assert table == [best]
+    short, _ = fit_mf(h.num_users, h.num_items, train, val, grid=MF_POINT, max_epochs=k, patience=12, batch_size=64,
+                      seed=0)  # the budget ends before the minimum: its last epoch is the best one it saw
+    assert short["epochs"] == k and short["val_rmse"] == curve[k - 1]
 
 
 def test_the_protocols_mf_refit_uses_exactly_the_chosen_epochs_on_train_and_validation(histories):
