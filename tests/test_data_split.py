@@ -74,9 +74,11 @@ def test_empty_input():
     assert split.train.dtype == np.int64
 
 
-@pytest.mark.parametrize("frac", [0, 0.5, -0.1, 1.0, True, "0.1", float("nan")])
-def test_frac_validation(frac):
-    with pytest.raises(ValueError, match=r"frac must be a number in \(0, 0\.5\), got"):
+@pytest.mark.parametrize("frac, error", [(0, ValueError), (0.5, ValueError), (-0.1, ValueError), (1.0, ValueError),
+                                         (float("nan"), ValueError), (True, TypeError), ("0.1", TypeError),
+                                         (None, TypeError)])
+def test_frac_validation(frac, error):  # not a number: TypeError, as the README's table says
+    with pytest.raises(error, match=r"frac must be a number in \(0, 0\.5\), got"):
         temporal_split(ratings_from([1], [1], [1]), frac=frac)
 
 

@@ -29,7 +29,9 @@ from lstm_np.charlm import CharLM, CharLMConfig, Vocab, cosine_lr, evaluate_bpc
 from lstm_np.feedforward import Dense, Embedding
 from lstm_np.losses import masked_mse, softmax_cross_entropy
 from lstm_np.optim import SGD, Adam, clip_grad_norm
+from lstm_np.data import make_synthetic, temporal_split
 from lstm_np.recommender.hybrid import SequenceConfig
+from lstm_np.recommender.protocol import run_protocol
 from lstm_np.recommender.mf import MatrixFactorization, fit_mf
 from lstm_np.sequence import GRU, LSTM, RNN, SLSTM, MinGRU, MinLSTM, Stack, VariantLSTM
 
@@ -69,6 +71,12 @@ def bad_values(kind):
         return [("abc", TypeError), (2.5, TypeError), (-1, ValueError), ([1.5], TypeError)]
     if kind == "callable":
         return [(None, TypeError), (3, TypeError)]
+    if kind == "callable_or_none":
+        return [(3, TypeError), ("abc", TypeError)]
+    if kind == "name":  # one of a few names
+        return [(None, ValueError), ("abc", ValueError)]
+    if kind in ("object", "object_or_none"):  # a data set, a config: another kind of object is a TypeError
+        return [("abc", TypeError), ({}, TypeError)] + ([(None, TypeError)] if kind == "object" else [])
     if isinstance(kind, tuple) and kind[0] in ("array", "state", "numbers"):
         # ("array", shape, dtype): exactly that dtype and shape; ("numbers", shape, dtype): any real dtype
         # and any size of the last axis (logits over any V, ratings as any floats)
@@ -131,7 +139,8 @@ NOT_GENERATED = {
     "params": "a dict of arrays: tests/test_faults.py", "grads": "likewise", "user": "per entry point",
     "item": "per entry point", "rating": "per entry point", "targets": "per entry point", "logits": "per entry",
     "mask": "per entry point", "pred": "per entry point", "target": "per entry point",
-    "model": "a CharLM", "max_chars": "tests/test_charlm.py", "max_vocab": "tests/test_charlm.py",
+    "model": "a CharLM", "max_chars": "tests/test_charlm.py", "max_vocab": "tests/test_charlm.py", "sequence": "a flag", "progress": "a flag",
+    "mf_grid": "test_fit_mf_grid below",
     "held_out": "tests/test_charlm.py",
 }
 
@@ -172,6 +181,7 @@ def _mf():
     return MatrixFactorization(4, 5, 2, rng=0)
 
 
+SMALL = make_synthetic(n_users=6, n_items=8, min_len=4, max_len=6, seed=0)
 U_, I_, R_ = np.array([0, 1, 2, 3, 1]), np.array([0, 1, 2, 3, 4]), np.array([4.0, 3.0, 5.0, 1.0, 2.0])
 
 
@@ -212,6 +222,14 @@ def _cases():
     yield "SGD()", None, SGD, {"params": {"a": np.ones(3)}}, {"momentum": "fraction"}
     yield "Adam()", None, Adam, {"params": {"a": np.ones(3)}}, {}
     yield "clip_grad_norm", None, clip_grad_norm, {"grads": {"a": np.ones(3)}, "max_norm": 1.0}, {}
+    yield ("make_synthetic", None, make_synthetic, {"n_users": 5, "n_items": 8, "min_len": 2, "max_len": 4},
+           {**dict.fromkeys(["n_users", "n_items", "min_len", "max_len", "n_groups"], "count"),
+            "p_follow": "real", "effect": "real", "bias": "nonneg", "noise": "nonneg"})
+    yield ("temporal_split", None, temporal_split, {"ratings": SMALL, "frac": 0.1},
+           {"ratings": "object", "frac": "fraction"})
+    yield ("run_protocol", None, run_protocol, {"ratings": SMALL, "sequence": False, "log": None,
+                                                "mf_grid": {"factors": (1,)}},
+           {"ratings": "object", "config": "object_or_none", "log": "callable_or_none", "base": "name"})
 
 
 CASES = {label: rest for label, *rest in _cases()}

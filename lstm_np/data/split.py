@@ -92,7 +92,11 @@ def temporal_split(ratings: Ratings, frac: float = 0.1) -> Split:
     never negative: n = 1 gives 0/0/1, n = 2 gives 0/1/1, n = 3 gives 1/1/1,
     n = 10 gives 8/1/1, n = 11 gives 7/2/2.
     """
-    if isinstance(frac, bool) or not isinstance(frac, numbers.Real) or not 0 < frac < 0.5:
+    if not isinstance(ratings, Ratings):
+        raise TypeError(f"temporal_split: ratings must be a Ratings; got {type(ratings).__name__}")
+    if isinstance(frac, bool) or not isinstance(frac, numbers.Real):
+        raise TypeError(f"temporal_split: frac must be a number in (0, 0.5), got {type(frac).__name__} {frac!r}")
+    if not 0 < frac < 0.5:
         raise ValueError(f"temporal_split: frac must be a number in (0, 0.5), got {frac!r}")
     n = len(ratings.user)
     if n == 0:

@@ -30,6 +30,7 @@ from itertools import accumulate
 
 import numpy as np
 
+from .._checks import as_int, as_scalar
 from .ratings import Ratings
 
 __all__ = ["make_synthetic", "synthetic_groups"]
@@ -98,7 +99,14 @@ def make_synthetic(n_users: int = 300, n_items: int = 80, min_len: int = 20, max
         N = sum of sequence lengths rows, ordered by (user, timestamp); whole
         ratings in 1..5; titles ``"Item 7 (group 2)"``.
     """
+    # The kind of each setting first (TypeError for text or None, ValueError for fractions, NaN, inf), then
+    # how they fit together.
+    n_users, n_items = as_int("n_users", n_users), as_int("n_items", n_items)
+    min_len, max_len, n_groups = as_int("min_len", min_len), as_int("max_len", max_len), as_int("n_groups", n_groups)
+    p_follow, effect = as_scalar("p_follow", p_follow), as_scalar("effect", effect)
+    bias, noise, seed = as_scalar("bias", bias), as_scalar("noise", noise), as_int("seed", seed, 0)
     _check(n_users >= 1, f"n_users must be >= 1, got {n_users}")
+    _check(n_users * max(max_len, 0) <= 10**8, f"n_users x max_len = {n_users * max_len:,} ratings; at most 10**8")
     _check(2 <= n_groups <= n_items, f"need 2 <= n_groups <= n_items, got n_groups={n_groups}, n_items={n_items}")
     _check(1 <= min_len <= max_len <= n_items,
            f"need 1 <= min_len <= max_len <= n_items, got {min_len}, {max_len}, n_items={n_items}")

@@ -132,6 +132,12 @@ def run_protocol(ratings: Ratings, config: SequenceConfig | None = None, *, base
     -------
     ProtocolResult
     """
+    if not isinstance(ratings, Ratings):
+        raise TypeError(f"ratings must be a lstm_np.data.Ratings; got {type(ratings).__name__}")
+    if config is not None and not isinstance(config, SequenceConfig):
+        raise TypeError(f"config must be a SequenceConfig or None; got {type(config).__name__}")
+    if log is not None and not callable(log):
+        raise TypeError(f"log must be callable or None; got {type(log).__name__}")
     config = config or SequenceConfig()
     if base not in BASES:
         raise ValueError(f"base must be one of {BASES}; got {base!r}")
