@@ -78,7 +78,6 @@ def test_check_catches_a_broken_local_derivative(monkeypatch):
 def test_check_catches_a_broken_reference_step(monkeypatch):
     """A reference backward without the forget-gate path: the check names the cell's c_prev."""
     import lstm_np.cells.lstm as cell
-    import lstm_np.gradcheck as gc
 
     original = cell.step_backward
 
@@ -86,7 +85,7 @@ def test_check_catches_a_broken_reference_step(monkeypatch):
         dx, dh_prev, dc_prev, grads = original(dh, dc_next, cache)
         return dx, dh_prev, np.zeros_like(dc_prev), grads
 
-    monkeypatch.setattr(gc.lstm_cell, "step_backward", broken)
+    monkeypatch.setattr(cell, "step_backward", broken)  # the module the cases call
     rows = gradcheck_report(seed=0)
     bad = {(r["component"], r["name"]) for r in rows if not r["ok"]}
     assert ("lstm_cell", "c_prev") in bad

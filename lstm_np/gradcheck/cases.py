@@ -1,118 +1,31 @@
-"""Gradient checking: analytic gradients against central differences.
+"""The gradient-check cases of the equations and the building blocks: cells, layers, stacks, losses, variants.
 
-For a scalar loss L and an array x, the numerical gradient of each entry is
-
-    (L(x + eps e_k) - L(x - eps e_k)) / (2 eps)
-
-and the check reports the relative error
-
-    max |a - n| / max(max(|a| + |n|), tiny)
-
-between the analytic gradient a and the numerical one n. In float64 with
-eps = 1e-5 a correct backward pass gives about 1e-8 or less; a wrong one
-gives something near 1. (eps trades the O(eps^2) truncation error of the
-formula against the O(1e-16 |L| / eps) rounding error of subtracting two
-nearly equal losses; 1e-5 balances them for losses of order 1-10.)
-
-``gradcheck_report`` runs the check on every parameter and input of the
-cell, the layer (with a mask, an initial state and gradients arriving at the
-final state), the embedding, the dense head, the loss and the whole stack;
-``lstm-np gradcheck`` prints its table.
+Each case builds a small float64 problem from a generator and returns
+``(loss_fn, arrays, analytic)`` for ``gradcheck.check_gradients``.
+``CASES`` lists every case of the package in the order the report prints
+them (the models of the applications come from ``model_cases``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_rng, as_scalar
-from .cells import article as article_cell
-from .cells import gru as gru_cell
-from .cells import lstm as lstm_cell
-from .cells import rnn as rnn_cell
-from .cells.variants import VARIANTS
-from .feedforward import Dense, Embedding
-from .losses import masked_mse
-from .sequence import GRU, LSTM, RNN
-from .sequence.variants import VariantLSTM
-
-__all__ = [
-    "TOLERANCE",
-    "numerical_gradient",
-    "relative_error",
-    "check_gradients",
-    "gradcheck_report",
-    "format_report",
-]
-
-#: Largest relative error accepted in float64.
-TOLERANCE = 1e-7
+from ..cells import article as article_cell
+from ..cells import gru as gru_cell
+from ..cells import lstm as lstm_cell
+from ..cells import minrnn as minrnn_cell
+from ..cells import rnn as rnn_cell
+from ..cells import slstm as slstm_cell
+from ..cells.variants import VARIANTS
+from ..feedforward import Dense, Embedding
+from ..losses import masked_mse
+from ..sequence import GRU, LSTM, RNN
+from ..sequence.minrnn import MinGRU, MinLSTM
+from ..sequence.slstm import SLSTM, SLSTMState
+from ..sequence.variants import VariantLSTM
+from .model_cases import _attentive_case, _bpr_case, _char_lm_case, _next_item_case
 
 
-def numerical_gradient(loss_fn, x, eps=1e-5):
-    """Central-difference gradient of ``loss_fn()`` with respect to array ``x``.
-
-    Parameters
-    ----------
-    loss_fn : callable
-        Takes no arguments and returns a scalar; it must read ``x`` (which is
-        perturbed in place, one entry at a time, and restored exactly).
-    x : ndarray, float64
-    eps : float
-
-    Returns
-    -------
-    ndarray, shape of x
-    """
-    if x.dtype != np.float64:
-        raise TypeError(f"numerical gradients need float64 arrays; got {x.dtype}")
-    grad = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)
-    if not np.shares_memory(flat, x):
-        raise ValueError("x must be contiguous so that it can be perturbed in place")
-    for k in range(flat.size):
-        old = flat[k]
-        flat[k] = old + eps
-        plus = loss_fn()
-        flat[k] = old - eps
-        minus = loss_fn()
-        flat[k] = old
-        gflat[k] = (plus - minus) / (2 * eps)
-    return grad
-
-
-def relative_error(a, n, tiny=1e-30):
-    """max |a - n| / max(max(|a| + |n|), tiny); 0.0 for empty or all-zero arrays."""
-    a, n = np.asarray(a, dtype=np.float64), np.asarray(n, dtype=np.float64)
-    if a.shape != n.shape:
-        raise ValueError(f"shapes differ: analytic {a.shape}, numerical {n.shape}")
-    if a.size == 0:
-        return 0.0
-    return float(np.max(np.abs(a - n)) / max(float(np.max(np.abs(a) + np.abs(n))), tiny))
-
-
-def check_gradients(loss_fn, arrays, analytic, eps=1e-5):
-    """Relative error of each analytic gradient against central differences.
-
-    Parameters
-    ----------
-    loss_fn : callable
-        ``loss_fn()`` -> float, computed from the arrays in ``arrays``.
-    arrays : dict of str to ndarray
-        The arrays to differentiate with respect to (perturbed in place).
-    analytic : dict of str to ndarray
-        The analytic gradients, same names and shapes.
-
-    Returns
-    -------
-    dict of str to float
-    """
-    return {
-        name: relative_error(analytic[name], numerical_gradient(loss_fn, x, eps))
-        for name, x in arrays.items()
-    }
-
-
-# --------------------------------------------------------------------------- cases
 # Each case builds a small float64 problem and returns (loss_fn, arrays, analytic).
 # A random projection R turns outputs into a scalar loss sum(out * R), so that
 # dL/dout = R exercises every entry of the backward pass.
@@ -278,7 +191,7 @@ def _gru_layer_case(rng):
 def _stacked_case(rng, B=3, T=4, D=3, H=(4, 3, 2)):
     """``Stack`` of an LSTM, a GRU and an RNN, with dropout (fixed masks) between them,
     a sequence mask, initial states and gradients arriving at every final state."""
-    from .sequence.stack import Stack
+    from ..sequence.stack import Stack
 
     layers = [LSTM(D, H[0], rng=rng), GRU(H[0], H[1], rng=rng), RNN(H[1], H[2], rng=rng)]
     for layer in layers:  # not just the zero initial biases
@@ -314,7 +227,7 @@ def _stacked_case(rng, B=3, T=4, D=3, H=(4, 3, 2)):
 
 def _softmax_ce_case(rng, B=3, T=4, V=5):
     """``softmax_cross_entropy`` with a mask (mean over the unmasked positions)."""
-    from .losses import softmax_cross_entropy
+    from ..losses import softmax_cross_entropy
 
     logits = 2.0 * rng.standard_normal((B, T, V))
     targets = rng.integers(0, V, size=(B, T))
@@ -327,56 +240,10 @@ def _softmax_ce_case(rng, B=3, T=4, V=5):
     return loss, {"logits": logits}, {"logits": softmax_cross_entropy(logits, targets, mask)[1]}
 
 
-def _char_lm_case(rng, B=2, T=4, V=6, E=3, H=4):
-    """The character model: Embedding -> 2-layer LSTM stack (dropout) -> Dense -> softmax cross-entropy."""
-    from .charlm import CharLM
-
-    model = CharLM(V, lambda d, h, r: LSTM(d, h, rng=r), embed_dim=E, hidden_size=H, num_layers=2,
-                   dropout=0.3, rng=rng)
-    ids, targets = rng.integers(0, V, size=(B, T)), rng.integers(0, V, size=(B, T))
-    drop = [(rng.random((B, T, H)) < 0.7) / 0.7]
-    state0 = [(0.5 * rng.standard_normal((B, H)), 0.5 * rng.standard_normal((B, H))) for _ in range(2)]
-    arrays = model.params
-
-    def loss():
-        return model.loss(ids, targets, state0, dropout_masks=drop)[0]
-
-    model.backward(model.loss(ids, targets, state0, dropout_masks=drop)[2])
-    return loss, arrays, {k: v.copy() for k, v in model.grads.items()}
-
-
-def _next_item_case(rng, *, tied=False, cell="lstm", num_layers=1, B=3, T=5, I=7, E=4, H=4):
-    """The next-item model: Embedding -> (dropout) -> recurrent layers (padding mask, initial state)
-    -> (dropout) -> scores over I items (a dense head, or the embedding table when tied) -> masked cross-entropy."""
-    from .recommender.nextitem import NextItemConfig, NextItemNet
-
-    cfg = NextItemConfig(cell=cell, embed_dim=E, hidden_size=H, num_layers=num_layers, tied=tied, dropout=0.3,
-                         dtype="float64")
-    net = NextItemNet(I, cfg, rng=rng)
-    for v in net.params.values():
-        v += 0.3 * rng.standard_normal(v.shape)  # biases away from their initial values
-    ids, targets = rng.integers(0, I, size=(B, T)), rng.integers(0, I, size=(B, T))
-    mask = np.ones((B, T))
-    mask[0, 3:] = 0  # a shorter sequence (right padding, as in training)
-    mask[2, 1:] = 0
-    keep = 0.7
-    drop = {"input": (rng.random((B, T, E)) < keep) / keep, "output": (rng.random((B, T, H)) < keep) / keep,
-            "stack": [(rng.random((B, T, H)) < keep) / keep for _ in range(num_layers - 1)]}
-    state0 = [(0.5 * rng.standard_normal((B, H)), 0.5 * rng.standard_normal((B, H))) if cell == "lstm"
-              else 0.5 * rng.standard_normal((B, H)) for _ in range(num_layers)]
-    arrays = net.params
-
-    def loss():
-        return net.loss(ids, targets, mask, state0, dropout_masks=drop)[0]
-
-    net.backward(net.loss(ids, targets, mask, state0, dropout_masks=drop)[2])
-    return loss, arrays, {k: v.copy() for k, v in net.grads.items()}
-
-
 def _attention_case(score, rng, B=3, S=5, H=4, A=3):
     """One query per row over a masked history (``cells.attention``): q, K, V and the additive score's
     parameters; row 1 has two padded steps, row 2 a single real step."""
-    from .cells.attention import step_backward, step_forward
+    from ..cells.attention import step_backward, step_forward
 
     q, K, V = rng.standard_normal((B, H)), rng.standard_normal((B, S, H)), rng.standard_normal((B, S, H))
     mask = np.ones((B, S))
@@ -393,43 +260,6 @@ def _attention_case(score, rng, B=3, S=5, H=4, A=3):
     dq, dK, dV, grads = step_backward(R, step_forward(q, K, V, mask, params, score)[2])
     assert not dK[1, 3:].any() and not dV[1, 3:].any()  # no gradient reaches a padded step
     return loss, arrays, {"q": dq, "K": dK, "V": dV, **grads}
-
-
-def _attentive_case(rng, *, score="additive", tied=True, B=3, T=5, I=7, H=4, window=3):
-    """The next-item model with attention (``recommender.attentive``): a chunk that starts from a carried
-    state (the LSTM's state and the keys of the previous chunk's last window - 1 steps, one of them padding),
-    padded rows, dropout on the input and on [h, a]."""
-    from .recommender.attentive import AttentiveNextItemNet
-    from .recommender.nextitem import NextItemConfig
-
-    cfg = NextItemConfig(embed_dim=H, hidden_size=H, tied=tied, dropout=0.3, dtype="float64", attention=score,
-                         window=window, attn_size=3)
-    net = AttentiveNextItemNet(I, cfg, rng=rng)
-    for v in net.params.values():
-        v += 0.3 * rng.standard_normal(v.shape)
-    ids, targets = rng.integers(0, I, size=(B, T)), rng.integers(0, I, size=(B, T))
-    mask = np.ones((B, T))
-    mask[0, 3:] = 0
-    mask[2, 1:] = 0
-    keep = 0.7
-    drop = {"input": (rng.random((B, T, H)) < keep) / keep, "output": (rng.random((B, T, 2 * H)) < keep) / keep}
-    mem_mask = np.ones((B, window - 1))
-    mem_mask[1, 0] = 0
-    state0 = ([(0.5 * rng.standard_normal((B, H)), 0.5 * rng.standard_normal((B, H)))],
-              rng.standard_normal((B, window - 1, H)), mem_mask)
-
-    def loss():
-        return net.loss(ids, targets, mask, state0, dropout_masks=drop)[0]
-
-    net.backward(net.loss(ids, targets, mask, state0, dropout_masks=drop)[2])
-    return loss, net.params, {k: v.copy() for k, v in net.grads.items()}
-
-
-def _bpr_case(rng):
-    """BPR-MF's pairwise loss (``recommender.ranking_baselines``), with users and items repeated in the batch."""
-    from .recommender.ranking_baselines import bpr_gradcheck_case
-
-    return bpr_gradcheck_case(rng)
 
 
 CASES = {
@@ -528,10 +358,6 @@ CASES.update(_variant_cases())
 # stabiliser's max is checked too) and minLSTM/minGRU, each as its reference
 # step and as its layer over a masked sequence (the min cells by scan and by loop).
 
-from .cells import minrnn as minrnn_cell  # noqa: E402
-from .cells import slstm as slstm_cell  # noqa: E402
-from .sequence.minrnn import MinGRU, MinLSTM  # noqa: E402
-from .sequence.slstm import SLSTM, SLSTMState  # noqa: E402
 
 
 def _slstm_cell_case(rng, B=3, D=4, H=5):
@@ -614,50 +440,3 @@ CASES.update({
     "mingru_layer_scan": lambda rng: _min_layer_case(MinGRU, "scan", rng),
     "mingru_layer_loop": lambda rng: _min_layer_case(MinGRU, "loop", rng),
 })
-
-
-def gradcheck_report(seed=0, tol=TOLERANCE):
-    """Check every parameter and input of every component.
-
-    Returns
-    -------
-    list of dict
-        One row per checked array: ``component``, ``name``, ``shape``,
-        ``error`` (relative error) and ``ok`` (``error <= tol``).
-
-    Raises
-    ------
-    TypeError, ValueError
-        ``tol`` not a finite number > 0, or ``seed`` not an integer >= 0.
-    """
-    tol = as_scalar("tol", tol, low=0, low_open=True)
-    if seed is not None and not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer >= 0; got {type(seed).__name__}")
-    rng = as_rng(seed)
-    rows = []
-    for component, make in CASES.items():
-        loss_fn, arrays, analytic = make(rng)
-        for name, err in check_gradients(loss_fn, arrays, analytic).items():
-            rows.append(
-                {"component": component, "name": name, "shape": arrays[name].shape, "error": err, "ok": err <= tol}
-            )
-    return rows
-
-
-def format_report(rows, tol=TOLERANCE):
-    """The rows of ``gradcheck_report`` as a plain-text table (columns as wide as their longest entry)."""
-    wc = max([len("component"), *(len(r["component"]) for r in rows)])
-    wa = max([len("array"), *(len(r["name"]) for r in rows)])
-    shapes = ["x".join(map(str, r["shape"])) or "()" for r in rows]
-    ws = max([len("shape"), *map(len, shapes)])
-    rule = "-" * (wc + wa + ws + 20)
-    lines = [f"{'component':<{wc}} {'array':<{wa}} {'shape':<{ws}} {'rel. error':>10}", rule]
-    for r, shape in zip(rows, shapes):
-        lines.append(f"{r['component']:<{wc}} {r['name']:<{wa}} {shape:<{ws}} {r['error']:>10.2e}  {'ok' if r['ok'] else 'FAIL'}")
-    n_bad = sum(not r["ok"] for r in rows)
-    lines.append(rule)
-    lines.append(
-        f"{len(rows)} arrays checked, tolerance {tol:.0e}: "
-        + ("all passed" if n_bad == 0 else f"{n_bad} FAILED")
-    )
-    return "\n".join(lines)
