@@ -459,17 +459,19 @@ def plot_parity(r):
 
     s = r["settings"]
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    for c in s["cells"]:
+    styles = [dict(marker="o", ms=10, mfc="none", ls="--"), dict(marker="o", ms=5), dict(marker="s", ms=5),
+              dict(marker="^", ms=5)]  # hollow and dashed first, so that a cell on top of it leaves it visible
+    for k, c in enumerate(s["cells"]):
         Ls = sorted(r["parity"][c])
         acc = np.array([r["parity"][c][L] for L in Ls])
-        line, = ax.plot(Ls, acc.mean(axis=1), marker="o", label=c)
-        for k in range(acc.shape[1]):
-            ax.scatter(Ls, acc[:, k], s=8, color=line.get_color(), alpha=0.4)
+        line, = ax.plot(Ls, acc.mean(axis=1), label=c, **styles[k % len(styles)])
+        for seed in range(acc.shape[1]):
+            ax.scatter(Ls, acc[:, seed], s=8, color=line.get_color(), alpha=0.4)
     ax.axvline(s["parity_train_max"], color="gray", ls=":", lw=1)
     ax.axhline(0.5, color="gray", ls="--", lw=1)
-    ax.text(s["parity_train_max"], 1.02, " longest training string", fontsize=8, color="gray", va="bottom")
-    ax.set(xlabel="test length (bits)", ylabel="accuracy", ylim=(0.3, 1.05), title="Parity: trained on lengths <= "
-           f"{s['parity_train_max']}")
+    ax.text(s["parity_train_max"], 0.32, " longest training string", fontsize=8, color="gray", va="bottom")
+    ax.set(xlabel="test length (bits)", ylabel="accuracy (mean of the seeds; dots: each seed)", ylim=(0.3, 1.05),
+           title=f"Parity: trained on lengths <= {s['parity_train_max']}")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
