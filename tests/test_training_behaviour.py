@@ -192,8 +192,11 @@ def test_the_correction_net_keeps_the_best_validation_epochs_parameters(historie
     log = train_corrector(net, h, pred, mus, make_cutset(h, range(3, 3 + NET.cuts), 8), NET, val_cuts=val_cuts,
                           log=None)
     curve = [e["val_rmse"] for e in log.history]
+    assert [e["epoch"] for e in log.history] == list(range(len(curve)))  # epoch 0 (untrained), 1, 2, ...
     assert log.best_epoch == int(np.argmin(curve)) and log.best_val_rmse == min(curve)
     assert 0 < log.best_epoch < len(curve) - 1 and curve[-1] > min(curve)  # it stopped after a worse epoch
+    assert len(curve) - 1 == log.best_epoch + NET.patience < NET.epochs  # stopped exactly `patience` epochs later
+    assert all(e["train_mse"] > 0 for e in log.history[1:])
     assert score_cuts(net, h, pred, mus, val_cuts)["rmse"] == log.best_val_rmse
 
 
@@ -208,8 +211,9 @@ def test_the_sequence_refit_trains_a_fresh_net_exactly_the_chosen_epochs(histori
 
     def refitted(epochs):
         net = CorrectionNet(hidden_size=NET.hidden_size, rng=NET.seed, dtype=np.float64)
-        train_corrector(net, h, pred, mus, make_cutset(h, range(2, 2 + NET.cuts), NET.window), NET, epochs=epochs,
-                        log=None)
+        log = train_corrector(net, h, pred, mus, make_cutset(h, range(2, 2 + NET.cuts), NET.window), NET,
+                              epochs=epochs, log=None)
+        assert [e["epoch"] for e in log.history] == list(range(1, epochs + 1))  # that many epochs, no more
         return net
 
     for name, v in refitted(fit.epochs).params.items():
