@@ -29,7 +29,7 @@ import pytest
 from lstm_np import io
 from lstm_np.io import atomic, model_file
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the kill tests fork (POSIX)")
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="kills a forked child (POSIX only)")
 
 OLD = {"W": np.full((3, 4), 1.0), "b": np.full(5, 1.0), "ids": np.arange(3)}
 NEW = {"W": np.full((3, 4), 2.0), "b": np.full(5, 2.0), "ids": np.arange(3) + 10}
@@ -76,6 +76,7 @@ STEPS = ["write npz tmp", "write json tmp", "rename 1", "rename 2"]
 KILLS = [(k, False) for k in range(len(STEPS) + 1)] + [(0, True), (1, True)]
 
 
+@needs_fork
 @pytest.mark.parametrize("kill_before, mid_write", KILLS,
                          ids=[f"in {STEPS[k]}" if mid else f"before {STEPS[k]}" if k < len(STEPS) else "after rename 2"
                               for k, mid in KILLS])
@@ -122,6 +123,7 @@ def test_a_save_killed_at_any_point_leaves_the_old_or_the_new_model(tmp_path, ki
     assert _version(stem) == 1 and sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "model.npz"]
 
 
+@needs_fork
 def test_a_load_cleans_up_a_dead_saves_temporaries_but_not_a_running_saves(tmp_path):
     """A child's save is held between writing its temporary files and renaming them; a load in this process
     meanwhile must keep them (their writer is alive) and still load the old model; released, the save completes."""
@@ -160,6 +162,7 @@ def test_a_load_cleans_up_a_dead_saves_temporaries_but_not_a_running_saves(tmp_p
     assert _version(stem) == 2 and _temporaries(tmp_path) == []
 
 
+@needs_fork
 @pytest.mark.parametrize("then", ["save", "load"])
 def test_the_next_save_or_load_removes_a_dead_saves_temporaries_of_that_name_only(tmp_path, then):
     stem = tmp_path / "model"
