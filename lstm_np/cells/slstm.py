@@ -26,8 +26,8 @@ cancels in h**, so m changes no output, only the scale at which c and n are
 kept.
 
 The normaliser n makes h a weighted mean of the cell inputs g seen so far
-(weights i times the forget products), so |c / n| <= 1 and h needs no tanh
-on the cell.
+(weights i times the forget products), so from a zero state |c / n| <= 1
+and h needs no tanh on the cell.
 
 Backward, given dh and the gradients dc_next, dn_next, dm_next arriving at
 c, n, m from the next step. First through h = o c / n and the two sums::
