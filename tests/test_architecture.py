@@ -28,7 +28,7 @@ LAYERS = {
     "": "root",
     "charlm": "applications", "recommender": "applications", "exercises": "applications",
     "studies": "studies",
-    "cli": "entry", "__main__": "entry", "experiments": "entry",
+    "cli": "entry", "cli_nextitem": "entry", "__main__": "entry", "experiments": "entry",
 }
 
 #: What each layer may import (besides itself: a layer always imports its own modules).
