@@ -353,3 +353,20 @@ def test_quick_study_writes_its_table_and_plot(tmp_path):
     assert table.count("\n| ") == len(modern_cells.CELLS)  # one row per cell under the header
     assert (tmp_path / "parity.png").stat().st_size > 1000
     json.loads((tmp_path / "modern_cells.json").read_text())
+
+
+def test_the_shipped_study_is_the_full_setting_and_complete():
+    """notebooks/data/modern_cells.json (what notebook 10 and the README's table show) is a full run of every cell and seed."""
+    from dataclasses import asdict
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "data" / "modern_cells.json"
+    r = modern_cells.load_results(path)
+    assert json.loads(path.read_text())["settings"] == json.loads(json.dumps(asdict(modern_cells.FULL)))
+    seeds = len(modern_cells.FULL.seeds)
+    for c in modern_cells.FULL.cells:
+        assert sorted(r["parity"][c]) == sorted(modern_cells.FULL.parity_test_lengths)
+        assert all(len(v) == seeds for v in r["parity"][c].values())
+        assert len(r["copy"][c]) == len(r["adding"][c]) == len(r["char"][c]) == seeds
+        assert np.isfinite(r["char"][c]).all() and all(r["ms_per_step"][t][c] > 0 for t in r["ms_per_step"])
+    assert path.stat().st_size < 200_000
