@@ -1,6 +1,6 @@
 """Results shipped with the repository for the notebooks to read instead of training for minutes.
 
-``notebooks/results/lab.json`` is the full laboratory run that notebook 07 reads (``lstm-np lab
+``notebooks/data/lab.json`` is the full laboratory run that notebook 07 reads (``lstm-np lab
 --workers 1``): it must load with ``load_lab``, hold the full settings and every variant, seed and
 task, and be small enough to keep in git.
 """
@@ -13,7 +13,7 @@ import numpy as np
 
 from lstm_np.studies import LAB_FULL, load_lab
 
-LAB_JSON = Path(__file__).resolve().parent.parent / "notebooks" / "results" / "lab.json"
+LAB_JSON = Path(__file__).resolve().parent.parent / "notebooks" / "data" / "lab.json"
 
 
 def test_the_shipped_lab_run_is_the_full_setting_and_complete():
