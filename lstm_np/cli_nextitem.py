@@ -74,6 +74,18 @@ def faithfulness_table(model, args):
 
     from .recommender.explain import faithfulness, format_faithfulness
 
+    if args.json:  # before the computation: a path that cannot be written costs nothing
+        import os
+        from pathlib import Path
+
+        target = Path(args.json)
+        folder = target.parent
+        if target.is_dir():
+            raise IsADirectoryError(f"--json {args.json} is a folder; give a file name")
+        if not folder.is_dir():
+            raise NotADirectoryError(f"--json {args.json}: the folder {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(f"--json {args.json}: the folder {folder} cannot be written")
     histories = [model.items[model.offsets[k] : model.offsets[k + 1]] for k in range(len(model.user_ids))]
     result = faithfulness(model.net, histories, depth=args.depth, draws=args.draws, seed=args.seed,
                           progress=None if args.no_progress else (lambda it: tqdm(it, desc="users", unit="batch")))

@@ -338,3 +338,39 @@ def test_no_temporal_leaves_out_the_temporal_lists(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["per_seed"][0]["temporal"] is None and "temporal" not in metrics["summary"]["lstm"]
     assert "temporal" not in markdown_table(metrics).splitlines()[0]
+
+
+def test_settings_of_the_wrong_type_are_a_type_error():
+    for bad in ({"epochs": "3"}, {"lr": None}, {"cell": 3}, {"hidden_size": [1]}, {"tied": "yes"},
+                {"attention": None}):
+        with pytest.raises(TypeError, match=next(iter(bad))):
+            NextItemConfig(**bad)
+
+
+def test_attention_refuses_bad_arrays_before_computing():
+    att = Attention(3, 3, "additive", attn_size=2, rng=0)
+    Q, K = np.zeros((2, 4, 3)), np.zeros((2, 5, 3))
+    mask = np.ones((2, 4, 5))
+    for args, err, match in (((Q, K, K, mask[:, :, :4]), ValueError, "expected"),
+                             ((Q.astype(np.float32), K, K, mask), TypeError, "dtype"),
+                             ((Q, K, K, [[1]]), TypeError, "mask must be"),
+                             ((Q * np.nan, K, K, mask), ValueError, "NaN")):
+        with pytest.raises(err, match=match):
+            att.forward(*args)
+    a, _, cache = att.forward(Q, K, K, mask)
+    with pytest.raises(ValueError, match="da must be"):
+        att.backward(np.zeros((2, 4, 2)), cache)
+    before = {k: v.copy() for k, v in att.grads.items()}
+    with pytest.raises(ValueError, match="NaN"):
+        att.backward(np.full(a.shape, np.nan), cache)
+    assert all(np.array_equal(att.grads[k], before[k]) for k in before)  # nothing written
+
+
+def test_faithfulness_json_path_is_checked_before_the_work(attentive_run, tmp_path, capsys):
+    from lstm_np.cli import main
+
+    assert main(["evaluate", str(attentive_run), "--faithfulness", "--no-progress", "--json",
+                 str(tmp_path / "missing" / "f.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["evaluate", str(attentive_run), "--faithfulness", "--no-progress", "--json", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err

@@ -121,6 +121,16 @@ class NextItemConfig:
             if isinstance(v, np.generic):
                 object.__setattr__(self, k, v.item())
         cells = sorted(NEXT_ITEM_CELLS) + sorted(_variant_names())
+        # The wrong kind of thing (text, None, a list) is a TypeError; a number out of range a ValueError.
+        numbers_ = ("embed_dim", "hidden_size", "num_layers", "dropout", "epochs", "patience", "lr", "clip",
+                    "batch_size", "bptt", "max_len", "seed", "window", "attn_size")
+        wrong = [k for k in numbers_ if not isinstance(getattr(self, k), numbers.Real)]
+        wrong += [k for k in ("cell", "dtype", "attention") if not isinstance(getattr(self, k), str)]
+        wrong += [] if isinstance(self.tied, (bool, np.bool_)) else ["tied"]
+        if wrong:
+            raise TypeError("next-item settings of the wrong type: " + ", ".join(
+                f"{k}={getattr(self, k)!r} ({type(getattr(self, k)).__name__})" for k in wrong)
+                + " (sizes and rates are numbers; tied is True or False; cell, dtype and attention are strings)")
         checks = {
             "cell": self.cell in cells, "embed_dim": _is_int(self.embed_dim, 1) and self.embed_dim <= MAX_SIZE,
             "hidden_size": _is_int(self.hidden_size, 1) and self.hidden_size <= MAX_SIZE,

@@ -80,8 +80,33 @@ class Attention:
                            "v": rng.normal(0, A**-0.5, A).astype(self.dtype)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
+    def _check(self, Q, K, V, mask):
+        """Shapes, dtypes and finiteness, before anything is computed (``TypeError``/``ValueError`` naming the array)."""
+        for name, a in (("Q", Q), ("K", K), ("V", V), ("mask", mask)):
+            if not isinstance(a, np.ndarray):
+                raise TypeError(f"{name} must be a NumPy array; got {type(a).__name__}")
+            if a.ndim != 3:
+                raise ValueError(f"{name} has shape {a.shape}; expected 3 axes ({'B, T, S' if name == 'mask' else 'B, *, size'})")
+        for name, a in (("Q", Q), ("K", K), ("V", V)):
+            if a.dtype != self.dtype:
+                raise TypeError(f"{name} has dtype {a.dtype}; expected {self.dtype}, the attention's dtype")
+        B, T, S = Q.shape[0], Q.shape[1], K.shape[1]
+        if K.shape[0] != B or V.shape[:2] != (B, S) or mask.shape != (B, T, S):
+            raise ValueError(f"Q {Q.shape}, K {K.shape}, V {V.shape}, mask {mask.shape}: expected (B, T, Hq), (B, S, H), "
+                             f"(B, S, Dv) and (B, T, S) with one B, T and S")
+        want_q = K.shape[2] if self.score == "dot" else self.params["Wq"].shape[0]
+        want_k = self.params["Wk"].shape[0] if self.score == "additive" else Q.shape[2]
+        if Q.shape[2] != want_q or K.shape[2] != want_k:
+            raise ValueError(f"Q has size {Q.shape[2]} and K {K.shape[2]}; expected {want_q} and {want_k}")
+        if not (np.isfinite(Q).all() and np.isfinite(K).all() and np.isfinite(V).all()):
+            raise ValueError("Q, K or V holds NaN or inf")
+
     def forward(self, Q, K, V, mask):
-        """a (B, T, Dv), alpha (B, T, S), cache: query t of row b over the keys its ``mask[b, t]`` lets it see."""
+        """a (B, T, Dv), alpha (B, T, S), cache: query t of row b over the keys its ``mask[b, t]`` lets it see.
+
+        Raises ``TypeError``/``ValueError`` (naming the array) for a wrong type, dtype, shape, or NaN/inf.
+        """
+        self._check(Q, K, V, mask)
         H = K.shape[-1]
         if self.score == "dot":
             u = None
@@ -95,7 +120,14 @@ class Attention:
 
     def backward(self, da, cache):
         """dQ (B, T, Hq), dK (B, S, H), dV (B, S, Dv); the parameters' gradients into ``grads`` (overwritten)."""
+        if not (isinstance(cache, tuple) and len(cache) == 5):
+            raise TypeError("cache must be the tuple this Attention's forward returned")
         Q, K, V, u, alpha = cache
+        if not isinstance(da, np.ndarray) or da.shape != alpha.shape[:2] + V.shape[2:] or da.dtype != self.dtype:
+            raise ValueError(f"da must be a {self.dtype} array of shape {alpha.shape[:2] + V.shape[2:]} (B, T, Dv); got "
+                             f"{getattr(da, 'dtype', type(da).__name__)} {getattr(da, 'shape', '')}")
+        if not np.isfinite(da).all():
+            raise ValueError("da holds NaN or inf")
         H = K.shape[-1]
         dV = alpha.transpose(0, 2, 1) @ da                                     # sum over the queries t
         dalpha = da @ V.transpose(0, 2, 1)                                     # (B, T, S)
