@@ -196,7 +196,7 @@ def build_parser():
                    help="MovieLens-100K (fetched and cached) or a small offline synthetic set")
     p.add_argument("--cell", choices=sorted(NEXT_ITEM_CELLS) + sorted(_variant_names()),
                    help="recurrent layer (default lstm); the rating task takes lstm, gru or rnn, next-item also "
-                        "any cell variant")
+                        "the 2024 cells (slstm, minlstm, mingru) and any cell variant")
     p.add_argument("--base", choices=["mf", "bias", "mean"], default="mf",
                    help="rating task: what the recurrent layer corrects: matrix factorisation, the bias model or "
                         "the global mean (default mf)")

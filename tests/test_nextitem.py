@@ -363,7 +363,7 @@ def test_rating_model_refuses_histories_with_nan_ratings(tmp_path):
         model.recommend(dataclasses.replace(h, rating=rating), 0)
 
 
-@pytest.mark.parametrize("cell", ["gru", "rnn", "coupled", "peephole"])
+@pytest.mark.parametrize("cell", ["gru", "rnn", "coupled", "peephole", "slstm", "minlstm", "mingru"])
 def test_any_recurrent_layer_can_be_the_next_item_models_layer(cell):
     s = leave_one_out(small(n_users=30))
     net = NextItemNet(s.num_items, TINY.replace(cell=cell))

@@ -12,12 +12,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..sequence import GRU, LSTM, RNN, VariantLSTM
+from ..sequence import GRU, LSTM, RNN, SLSTM, MinGRU, MinLSTM, VariantLSTM
 
 __all__ = ["ATTENTION", "MAX_SIZE", "NEXT_ITEM_CELLS", "NextItemConfig", "layer_factory"]
 
-#: Built-in recurrent layers by name; any name of ``cells.variants.VARIANTS`` also works (``VariantLSTM``).
-NEXT_ITEM_CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+#: Built-in recurrent layers by name (the 2024 cells too); any name of ``cells.variants.VARIANTS`` also works
+#: (``VariantLSTM``).
+NEXT_ITEM_CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN, "slstm": SLSTM, "minlstm": MinLSTM, "mingru": MinGRU}
 
 
 #: ``NextItemConfig.attention``: none (the plain model), or the score rule of ``cells.attention``.
@@ -34,7 +35,8 @@ def _variant_names():
 
 
 def layer_factory(cell, dtype=np.float32):
-    """``make_layer(input_size, hidden_size, rng)`` for a cell named ``cell`` (lstm, gru, rnn or a variant)."""
+    """``make_layer(input_size, hidden_size, rng)`` for a cell named ``cell`` (lstm, gru, rnn, the 2024 cells slstm,
+    minlstm, mingru, or a variant)."""
     dtype = np.dtype(dtype)
     if cell in NEXT_ITEM_CELLS:
         cls = NEXT_ITEM_CELLS[cell]
