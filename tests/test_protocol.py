@@ -512,3 +512,43 @@ def test_an_edited_stored_rating_is_refused(saved, tmp_path):
     io.save(tmp_path / "model", data, meta)
     with pytest.raises(io.ModelFileError, match="do not match its data checksum"):
         load_model(tmp_path)
+
+
+def test_mf_sgd_step_is_checked_and_a_diverging_step_changes_nothing():
+    from lstm_np.recommender.mf import MatrixFactorization
+
+    m = MatrixFactorization(4, 5, factors=2, rng=0)
+    before = {k: v.copy() for k, v in m.params.items()}
+    user, item, rating = np.array([0, 1]), np.array([2, 3]), np.array([4.0, 1.0])
+    with pytest.raises(ValueError):
+        m.sgd_step(np.array([0, 9]), item, rating, 0.1, 0.1, 0.01)        # user 9 of 4
+    with pytest.raises(ValueError, match="lr"):
+        m.sgd_step(user, item, rating, -1.0, 0.1, 0.01)
+    with pytest.raises(FloatingPointError, match="nothing was changed"):
+        m.sgd_step(user, item, rating * 1e200, 1e200, 0.1, 0.01)
+    assert all(np.array_equal(m.params[k], before[k]) for k in before)
+    m.sgd_step(user, item, rating, 0.1, 0.1, 0.01)
+    assert not np.array_equal(m.params["b_user"], before["b_user"])
+
+
+def test_a_correction_net_refused_midway_leaves_the_callers_generator_as_it_was():
+    from lstm_np.recommender.hybrid import CorrectionNet
+    from lstm_np.sequence import LSTM
+
+    rng = np.random.default_rng(5)
+    before = rng.bit_generator.state
+
+    def wrong_size(d, h, r, dtype):
+        return LSTM(d, h + 1, rng=r, dtype=dtype)  # draws from the generator, then is refused
+
+    with pytest.raises(ValueError, match="make_layer built a layer"):
+        CorrectionNet(4, 3, rng=rng, make_layer=wrong_size)
+    assert rng.bit_generator.state == before
+
+
+def test_vocab_of_something_that_is_not_text_is_a_type_error():
+    from lstm_np.charlm import Vocab
+
+    for bad in (None, 3, ["a", "b"]):
+        with pytest.raises(TypeError, match="chars must be a string"):
+            Vocab(bad)

@@ -24,6 +24,8 @@ class Vocab:
     """
 
     def __init__(self, chars):
+        if not isinstance(chars, str):
+            raise TypeError(f"chars must be a string of distinct characters; got {type(chars).__name__}")
         if len(set(chars)) != len(chars) or not chars:
             raise ValueError("chars must be a non-empty string of distinct characters")
         self.chars = chars

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import GRU, LSTM, RNN, Adam, Dense, clip_grad_norm, masked_mse
-from .._checks import as_int, as_rng, as_scalar, check_fits_memory
+from .._checks import as_int, as_rng, as_scalar, check_fits_memory, unchanged_on_error
 from ..data import TEST, TRAIN, VAL, Ratings, Split
 from .baselines import mae, rmse
 
@@ -265,15 +265,17 @@ class CorrectionNet:
                             f"got {type(make_layer).__name__}")
         rng = as_rng(rng)
         self.cell, self.dtype = cell, np.dtype(dtype)
-        if make_layer is None:
-            layer = CELLS[cell](input_size, hidden_size, rng=rng, dtype=dtype)
-        else:
-            layer = make_layer(input_size, hidden_size, rng, self.dtype)
-            sizes = (getattr(layer, "input_size", None), getattr(layer, "hidden_size", None))
-            if sizes != (input_size, hidden_size):
-                raise ValueError(f"make_layer built a layer of (input_size, hidden_size) = {sizes}; "
-                                 f"expected ({input_size}, {hidden_size})")
-        self.layers = {cell: layer, "head": Dense(hidden_size, 1, rng=rng, dtype=dtype)}
+        with unchanged_on_error(rng):  # a layer or head refused midway leaves the caller's generator as it was
+            if make_layer is None:
+                layer = CELLS[cell](input_size, hidden_size, rng=rng, dtype=dtype)
+            else:
+                layer = make_layer(input_size, hidden_size, rng, self.dtype)
+                sizes = (getattr(layer, "input_size", None), getattr(layer, "hidden_size", None))
+                if sizes != (input_size, hidden_size):
+                    raise ValueError(f"make_layer built a layer of (input_size, hidden_size) = {sizes}; "
+                                     f"expected ({input_size}, {hidden_size})")
+            head = Dense(hidden_size, 1, rng=rng, dtype=dtype)
+        self.layers = {cell: layer, "head": head}
         self.layers["head"].params["W"][...] = 0.0
         self.params = {f"{n}.{k}": v for n, layer in self.layers.items() for k, v in layer.params.items()}
         self.grads = {f"{n}.{k}": v for n, layer in self.layers.items() for k, v in layer.grads.items()}

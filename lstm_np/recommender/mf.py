@@ -179,8 +179,22 @@ class MatrixFactorization:
 
         The same sums as ``gradients``, computed only for the rows the batch
         touches (bincount adds a user's contributions just as np.add.at does).
-        Unchecked: ``fit``'s inner step, given what ``fit`` checked (call ``fit``).
+        Checked like ``gradients`` (and ``lr`` > 0); a step that would make a
+        parameter NaN or inf is a ``FloatingPointError`` and changes nothing.
         """
+        user, item, rating = check_ratings(user, item, rating, *self.shape[:2])
+        lr = as_scalar("lr", lr, low=0, low_open=True)
+        reg, reg_bias = as_scalar("reg", reg, low=0), as_scalar("reg_bias", reg_bias, low=0)
+        with unchanged_on_error(self.params):
+            with np.errstate(over="ignore", invalid="ignore"):
+                self._sgd_step(user, item, rating, lr, reg, reg_bias)
+            bad = [k for k, v in self.params.items() if not np.isfinite(v).all()]
+            if bad:
+                raise FloatingPointError(f"the step made {', '.join(bad)} NaN or inf (lr {lr:g} too large?); "
+                                         "nothing was changed")
+
+    def _sgd_step(self, user, item, rating, lr, reg, reg_bias):
+        """``sgd_step`` without its checks: ``fit``'s inner step, given what ``fit`` checked."""
         p = self.params
         e = self.predict(user, item) - rating
         Pu, Qi = p["P"][user], p["Q"][item]
@@ -241,7 +255,7 @@ class MatrixFactorization:
                 with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught just below
                     for k in range(0, len(order), batch_size):
                         b = order[k : k + batch_size]
-                        self.sgd_step(user[b], item[b], rating[b], lr, reg, reg_bias)
+                        self._sgd_step(user[b], item[b], rating[b], lr, reg, reg_bias)
                 if not all(np.isfinite(v).all() for v in p.values()):
                     raise ValueError(f"fit: the parameters became NaN or inf at epoch {epoch} (lower lr, now "
                                      f"{lr}); the model keeps its parameters (and mu) from before fit")
@@ -288,7 +302,7 @@ def fit_mf(num_users, num_items, train, val, *, grid=None, max_epochs=60, patien
             raise ValueError(f"grid[{k!r}] is empty; give at least one value")
         for v in values:
             if k == "factors":
-                as_int(f"grid['factors'] entry", v, 0)
+                as_int("grid['factors'] entry", v, 0)
             else:
                 _check_settings(1, **{"lr": 1.0, "reg": 0.0, "reg_bias": 0.0, k: v}, batch_size=1)
     max_epochs = as_int("max_epochs", max_epochs, 1)
