@@ -374,3 +374,4 @@ def test_faithfulness_json_path_is_checked_before_the_work(attentive_run, tmp_pa
     assert "does not exist" in capsys.readouterr().err
     assert main(["evaluate", str(attentive_run), "--faithfulness", "--no-progress", "--json", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
+
