@@ -143,3 +143,59 @@ def test_the_rating_models_file_gets_the_protection(tmp_path):
     edit(path, lambda j: j["meta"][part].update(mu=j["meta"][part]["mu"] + 0.5))
     with pytest.raises(io.ModelFileError, match=f"model.json: field meta.{mu_path} is 4.0, but the save wrote 3.5"):
         pipeline.load_model(tmp_path)
+
+
+def _interrupted_save(stem, arrays, meta, monkeypatch):
+    """io.save stopped between its two renames (the .npz replaced, the old .json still in place)."""
+    import os
+
+    real, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        io.save(stem, arrays, meta)
+    monkeypatch.setattr(os, "replace", real)
+
+
+def test_a_save_interrupted_over_a_version_1_file_loads_the_new_model(tmp_path, monkeypatch):
+    import hashlib
+    import json as json_
+
+    from lstm_np.io import model_file as mf
+
+    stem = tmp_path / "model"
+    data = mf._npz_bytes({"W": np.arange(6.0).reshape(2, 3)})
+    (tmp_path / "model.npz").write_bytes(data)
+    (tmp_path / "model.json").write_text(json_.dumps(
+        {"format": mf.FORMAT, "version": 1, "arrays": {"W": {"shape": [2, 3], "dtype": "<f8"}}, "meta": {"k": 1},
+         "npz_sha256": hashlib.sha256(data).hexdigest()}))
+    assert io.load(stem)[1] == {"k": 1}
+    _interrupted_save(stem, {"W": np.ones((2, 3))}, {"k": 2}, monkeypatch)
+    arrays, meta = io.load(stem)
+    assert meta == {"k": 2} and np.array_equal(arrays["W"], np.ones((2, 3)))
+
+
+def test_an_npz_of_version_2_interrupted_beside_its_old_json_still_loads(tmp_path, monkeypatch):
+    """An .npz written before previous_save_id existed keeps the old rule: it describes itself."""
+    from lstm_np.io import model_file as mf
+
+    stem = tmp_path / "model"
+    io.save(stem, {"W": np.zeros(3)}, {"k": 1})
+    real_core = mf.json.dumps
+
+    def without_previous(obj, *a, **k):  # the embedded description as version 2 wrote it
+        if isinstance(obj, dict) and "previous_save_id" in obj:
+            obj = {key: v for key, v in obj.items() if key != "previous_save_id"}
+        return real_core(obj, *a, **k)
+
+    monkeypatch.setattr(mf.json, "dumps", without_previous)
+    _interrupted_save(stem, {"W": np.ones(3)}, {"k": 2}, monkeypatch)
+    monkeypatch.setattr(mf.json, "dumps", real_core)
+    arrays, meta = io.load(stem)
+    assert meta == {"k": 2} and np.array_equal(arrays["W"], np.ones(3))

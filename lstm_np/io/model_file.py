@@ -360,8 +360,10 @@ def inspect(path, schema=None):
         embedded = _embedded_description(data)
         other_save = embedded is not None and (json_missing or description.get("save_id") != embedded.get("save_id"))
         if other_save and not json_missing:
-            interrupted = embedded.get("previous_save_id")
-            if not (isinstance(interrupted, str) and interrupted == description.get("save_id")):
+            # Version 3 records the save it replaced (None when that .json had no save_id: version 1, or none);
+            # an .npz of version 2 predates the field and keeps the old rule (the .npz describes itself).
+            replaced = embedded.get("previous_save_id", description.get("save_id"))
+            if replaced != description.get("save_id"):
                 raise ModelFileError(
                     f"{npz_path}: from another save than {json_path.name} (save_id {embedded.get('save_id')!r} in "
                     f"the .npz, {description.get('save_id')!r} in the .json): the two files do not belong together. "
