@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import unchanged_on_error
 from ..feedforward import Dense
 from ..sequence.attention import Attention, causal_window_mask
 from .nextitem import NextItemConfig, NextItemNet
@@ -118,7 +119,14 @@ class AttentiveNextItemNet(NextItemNet):
         return z, new_state, (e_cache, m_in, s_cache, a_cache, P, m_out, mix_cache, u_cache)
 
     def backward(self, cache):
-        """Gradients of ``loss`` into ``grads`` (none flows into the carried state or keys: truncated BPTT)."""
+        """Gradients of ``loss`` into ``grads`` (none flows into the carried state or keys: truncated BPTT).
+
+        A refused cache leaves every gradient as it was (the head's, the mix's and the attention's, written
+        before the recurrent layers check the cache, are put back)."""
+        with unchanged_on_error(self.head.grads, self.mix.grads, self.attention.grads):
+            self._backward(cache)
+
+    def _backward(self, cache):
         (e_cache, m_in, s_cache, a_cache, P, m_out, mix_cache, u_cache), dz = cache
         H = self.config.hidden_size
         if self.config.tied:

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import as_rng, check_sizes
+from .._checks import as_rng, check_sizes, unchanged_on_error
 from ..feedforward import Dense, Embedding
 from ..losses import softmax_cross_entropy
 from ..optim import Adam, clip_grad_norm
@@ -207,7 +207,14 @@ class NextItemNet:
         return loss, state, (cache, dz)
 
     def backward(self, cache):
-        """Gradients of ``loss`` into ``grads`` (none flows into the initial state: truncated BPTT)."""
+        """Gradients of ``loss`` into ``grads`` (none flows into the initial state: truncated BPTT).
+
+        A refused cache (another net's, a damaged one) leaves every gradient as it was: the head's, written
+        before the recurrent layers check the cache, are put back (``_checks.unchanged_on_error``)."""
+        with unchanged_on_error(self.head.grads):
+            self._backward(cache)
+
+    def _backward(self, cache):
         (e_cache, m_in, s_cache, m_out, h_cache), dz = cache
         if self.config.tied:
             h2, dz2 = h_cache.reshape(-1, h_cache.shape[-1]), dz.reshape(-1, self.num_items)
