@@ -375,3 +375,15 @@ def test_faithfulness_json_path_is_checked_before_the_work(attentive_run, tmp_pa
     assert main(["evaluate", str(attentive_run), "--faithfulness", "--no-progress", "--json", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
 
+
+
+@pytest.mark.parametrize("attention", ["none", "additive"])
+def test_a_backward_refused_for_another_nets_cache_leaves_every_gradient(attention):
+    cfg = TINY.replace(attention=attention, tied=False)
+    a, b = make_net(9, cfg), make_net(9, cfg.replace(seed=1))
+    ids = np.random.default_rng(0).integers(0, 9, (2, 5))
+    a.backward(a.loss(ids, ids, None)[2])
+    before = {k: v.copy() for k, v in a.grads.items()}
+    with pytest.raises(ValueError, match="another"):
+        a.backward(b.loss(ids, ids, None)[2])
+    assert all(np.array_equal(a.grads[k], before[k]) for k in before)
