@@ -32,10 +32,10 @@ input only, so a linear recurrence). The same hidden size, optimiser
   (predicting 1.0 gives about 0.167).
 * **The character model** (``lstm_np.charlm``): held-out bits per character,
   the laboratory's setting, so the LSTM's row equals the laboratory's.
-* The next-item recommender's NDCG@10 is **not** run: its model builds its
-  layer from a fixed list of cell names (``recommender.nextitem``), and at
-  about two minutes per cell and seed on MovieLens-100K the 12 runs alone
-  would exceed this study's 30-minute budget on 2 cores.
+* The next-item recommender's NDCG@10 is measured outside this study, with
+  ``lstm-np train --task next-item --cell slstm|minlstm|mingru`` (about 15
+  minutes per cell and seed on 2 cores, over this study's 30-minute budget);
+  the runs are in ``notebooks/data/next_item_cells.json`` (notebook 10).
 
 Times per training step are wall-clock means over each run (the median over
 the seeds), on whatever else the machine was doing: compare them within a
