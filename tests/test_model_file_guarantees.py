@@ -228,6 +228,8 @@ def test_an_array_of_python_objects_is_refused_and_never_unpickled(tmp_path, emb
     marker = tmp_path / "unpickled"
     payload = np.array([_Detonator(marker), 1], dtype=object)
     stem = tmp_path / "model"
+    # The one pickle in the repository, on purpose: a hostile file, written here so that the test can prove
+    # io.inspect and io.load refuse it from its header and never unpickle it (the package never pickles).
     _forge(stem, {"W": _npy(payload, allow_pickle=True), "b": _npy(np.ones(2))},
            {"W": ((2,), payload.dtype.str), "b": ((2,), "<f8")}, embed=embed)
     for reader in (io.inspect, io.load):
